@@ -1,0 +1,74 @@
+//! A strict, zero-copy MQTT 3.1.1 codec for `no_std`.
+//!
+//! Decode a packet from borrowed bytes with no allocator, and encode one into a slice:
+//!
+//! ```
+//! use mqtt_proto::{decode, DecodeOptions, Packet, Publish, QosPid, PacketId, TopicName};
+//!
+//! // Encode a QoS 1 PUBLISH into a stack buffer.
+//! let publish = Publish::new(
+//!     TopicName::new("sensors/temp").unwrap(),
+//!     QosPid::AtLeastOnce(PacketId::new(1).unwrap()),
+//!     &b"21.5"[..],
+//! );
+//! let mut buf = [0u8; 64];
+//! let n = Packet::Publish(publish.clone()).encode(&mut buf).unwrap();
+//!
+//! // Decode it back: topic and payload borrow from `buf`.
+//! let (packet, used) = decode(&buf[..n], &DecodeOptions::default()).unwrap().unwrap();
+//! assert_eq!(used, n);
+//! assert_eq!(packet, Packet::Publish(publish));
+//!
+//! // Partial input is not an error: it needs more bytes.
+//! assert_eq!(decode(&buf[..n - 1], &DecodeOptions::default()), Ok(None));
+//! ```
+//!
+//! With the `bytes` feature (on by default), [`decode_buf`] takes packets off a
+//! `BytesMut` read buffer so that each PUBLISH's topic and payload are `Bytes` views of
+//! that buffer, and [`Publish::encode_header`] writes a PUBLISH without its payload,
+//! so the payload goes to the socket in a vectored write without a copy.
+//!
+//! Every packet type is generic over its [`Storage`]: `&[u8]` (borrowed) or `Bytes`
+//! (owned, shared). Everything the peer sends is validated against the rules of the
+//! MQTT 3.1.1 specification, and each failure is a typed [`DecodeError`].
+//!
+//! Features:
+//! - `bytes` (default): `Bytes` storage, [`decode_buf`], `BufMut` encoding.
+//! - `arbitrary`: `arbitrary::Arbitrary` for `Packet<Bytes>`, for fuzzing.
+//! - `proptest`: [`strategy`] with proptest strategies for valid packets.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+#[cfg(feature = "bytes")]
+extern crate alloc;
+
+mod error;
+mod header;
+mod packet;
+mod qos;
+mod storage;
+mod string;
+mod topic;
+pub mod varint;
+mod wire;
+
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
+#[cfg(feature = "bytes")]
+mod buf;
+#[cfg(feature = "proptest")]
+pub mod strategy;
+
+#[cfg(feature = "bytes")]
+pub use buf::decode_buf;
+pub use error::{DecodeError, EncodeError, StrError};
+pub use header::{DecodeOptions, FixedHeader, PacketType, ProtocolVersion};
+pub use packet::{
+    decode, Connack, Connect, ConnectReturnCode, Iter, LastWill, List, ListKind, Packet, Publish,
+    Suback, SubackCodes, SubackEntry, SubackReturnCode, Subscribe, SubscribeEntry,
+    SubscribeFilters, Unsubscribe, UnsubscribeEntry, UnsubscribeFilters,
+};
+pub use qos::{PacketId, QoS, QosPid};
+pub use storage::Storage;
+pub use string::Str;
+pub use topic::{TopicFilter, TopicName};

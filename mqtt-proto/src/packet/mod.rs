@@ -1,0 +1,348 @@
+//! The fourteen MQTT 3.1.1 control packets, decoded and encoded in one place.
+
+mod connack;
+mod connect;
+mod list;
+mod publish;
+
+pub use connack::{Connack, ConnectReturnCode};
+pub use connect::{Connect, LastWill};
+pub use list::{
+    Iter, List, ListKind, SubackCodes, SubackEntry, SubackReturnCode, SubscribeEntry,
+    SubscribeFilters, UnsubscribeEntry, UnsubscribeFilters,
+};
+pub use publish::Publish;
+
+use crate::header::{FixedHeader, PacketType};
+use crate::wire::{Reader, Sink, SliceSink};
+use crate::{varint, DecodeError, DecodeOptions, EncodeError, PacketId, Storage};
+
+/// A SUBSCRIBE packet [MQTT-3.8].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Subscribe<S: Storage> {
+    /// Packet identifier, echoed by the SUBACK.
+    pub packet_id: PacketId,
+    /// One or more filters with their requested QoS [MQTT-3.8.3-3].
+    pub filters: SubscribeFilters<S>,
+}
+
+/// A SUBACK packet [MQTT-3.9].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Suback<S: Storage> {
+    /// Packet identifier of the SUBSCRIBE answered [MQTT-3.8.4-2].
+    pub packet_id: PacketId,
+    /// One return code per filter, in order [MQTT-3.8.4-5], [MQTT-3.9.3-1].
+    pub codes: SubackCodes<S>,
+}
+
+/// An UNSUBSCRIBE packet [MQTT-3.10].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Unsubscribe<S: Storage> {
+    /// Packet identifier, echoed by the UNSUBACK.
+    pub packet_id: PacketId,
+    /// One or more filters [MQTT-3.10.3-2].
+    pub filters: UnsubscribeFilters<S>,
+}
+
+/// Any MQTT 3.1.1 control packet, its bytes held in `S` (`&[u8]` or `Bytes`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Packet<S: Storage> {
+    /// Client request to connect.
+    Connect(Connect<S>),
+    /// Connect acknowledgment.
+    Connack(Connack),
+    /// Application message.
+    Publish(Publish<S>),
+    /// QoS 1 acknowledgment.
+    Puback(PacketId),
+    /// QoS 2, part 1: publish received.
+    Pubrec(PacketId),
+    /// QoS 2, part 2: publish release.
+    Pubrel(PacketId),
+    /// QoS 2, part 3: publish complete.
+    Pubcomp(PacketId),
+    /// Subscribe request.
+    Subscribe(Subscribe<S>),
+    /// Subscribe acknowledgment.
+    Suback(Suback<S>),
+    /// Unsubscribe request.
+    Unsubscribe(Unsubscribe<S>),
+    /// Unsubscribe acknowledgment.
+    Unsuback(PacketId),
+    /// Ping request.
+    Pingreq,
+    /// Ping response.
+    Pingresp,
+    /// Client is disconnecting.
+    Disconnect,
+}
+
+/// Decodes one packet from the start of `buf`, borrowing from it.
+///
+/// Returns `Ok(None)` when `buf` holds only part of a packet (never an error), or the
+/// packet and the number of bytes it used. An oversized packet is refused as soon as
+/// its fixed header is complete.
+///
+/// ```
+/// use mqtt_proto::{decode, DecodeOptions, Packet};
+///
+/// let bytes = [0x40, 0x02, 0x00, 0x07, 0xd0]; // PUBACK 7, then a partial packet
+/// let opts = DecodeOptions::default();
+/// let (packet, used) = decode(&bytes, &opts).unwrap().unwrap();
+/// assert!(matches!(packet, Packet::Puback(id) if id.get() == 7));
+/// assert_eq!(decode(&bytes[used..], &opts), Ok(None));
+/// ```
+pub fn decode<'a>(
+    buf: &'a [u8],
+    opts: &DecodeOptions,
+) -> Result<Option<(Packet<&'a [u8]>, usize)>, DecodeError> {
+    let Some(header) = FixedHeader::decode(buf, opts)? else {
+        return Ok(None);
+    };
+    let len = header.packet_len();
+    let Some(frame) = buf.get(..len) else {
+        return Ok(None);
+    };
+    Ok(Some((Packet::decode_frame(&frame, &header, opts)?, len)))
+}
+
+impl<S: Storage> Packet<S> {
+    /// Decodes a complete packet: `frame` holds exactly the packet whose fixed header
+    /// is `header` (as [`FixedHeader::decode`] returned it).
+    pub fn decode_frame(
+        frame: &S,
+        header: &FixedHeader,
+        _opts: &DecodeOptions,
+    ) -> Result<Packet<S>, DecodeError> {
+        let mut r = Reader::new(frame, header.header_len);
+        if r.remaining() != header.remaining_length as usize {
+            return Err(DecodeError::Truncated);
+        }
+        let packet = match header.packet_type {
+            PacketType::Connect => return Connect::read(&mut r).map(Packet::Connect),
+            PacketType::Connack => return Connack::read(&mut r).map(Packet::Connack),
+            PacketType::Publish => {
+                return Publish::read(header.flags, &mut r).map(Packet::Publish)
+            }
+            PacketType::Subscribe => Packet::Subscribe(Subscribe {
+                packet_id: r.packet_id()?,
+                filters: List::read(&mut r)?,
+            }),
+            PacketType::Suback => Packet::Suback(Suback {
+                packet_id: r.packet_id()?,
+                codes: List::read(&mut r)?,
+            }),
+            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe {
+                packet_id: r.packet_id()?,
+                filters: List::read(&mut r)?,
+            }),
+            PacketType::Puback => Packet::Puback(r.packet_id()?),
+            PacketType::Pubrec => Packet::Pubrec(r.packet_id()?),
+            PacketType::Pubrel => Packet::Pubrel(r.packet_id()?),
+            PacketType::Pubcomp => Packet::Pubcomp(r.packet_id()?),
+            PacketType::Unsuback => Packet::Unsuback(r.packet_id()?),
+            PacketType::Pingreq => Packet::Pingreq,
+            PacketType::Pingresp => Packet::Pingresp,
+            PacketType::Disconnect => Packet::Disconnect,
+        };
+        r.finish()?;
+        Ok(packet)
+    }
+
+    /// The packet's type.
+    pub fn packet_type(&self) -> PacketType {
+        match self {
+            Packet::Connect(_) => PacketType::Connect,
+            Packet::Connack(_) => PacketType::Connack,
+            Packet::Publish(_) => PacketType::Publish,
+            Packet::Puback(_) => PacketType::Puback,
+            Packet::Pubrec(_) => PacketType::Pubrec,
+            Packet::Pubrel(_) => PacketType::Pubrel,
+            Packet::Pubcomp(_) => PacketType::Pubcomp,
+            Packet::Subscribe(_) => PacketType::Subscribe,
+            Packet::Suback(_) => PacketType::Suback,
+            Packet::Unsubscribe(_) => PacketType::Unsubscribe,
+            Packet::Unsuback(_) => PacketType::Unsuback,
+            Packet::Pingreq => PacketType::Pingreq,
+            Packet::Pingresp => PacketType::Pingresp,
+            Packet::Disconnect => PacketType::Disconnect,
+        }
+    }
+
+    fn first_byte(&self) -> u8 {
+        let t = self.packet_type();
+        let flags = match self {
+            Packet::Publish(p) => p.flags(),
+            _ => t.fixed_flags().unwrap_or(0),
+        };
+        ((t as u8) << 4) | flags
+    }
+
+    /// Length of variable header plus payload; checks what the types cannot.
+    fn body_len(&self) -> Result<usize, EncodeError> {
+        let n = match self {
+            Packet::Connect(c) => c.body_len()?,
+            Packet::Connack(c) => {
+                c.check()?;
+                2
+            }
+            Packet::Publish(p) => p.body_len()?,
+            Packet::Subscribe(s) => 2 + s.filters.wire_len(),
+            Packet::Suback(s) => 2 + s.codes.wire_len(),
+            Packet::Unsubscribe(u) => 2 + u.filters.wire_len(),
+            Packet::Puback(_)
+            | Packet::Pubrec(_)
+            | Packet::Pubrel(_)
+            | Packet::Pubcomp(_)
+            | Packet::Unsuback(_) => 2,
+            Packet::Pingreq | Packet::Pingresp | Packet::Disconnect => 0,
+        };
+        if n > varint::MAX_REMAINING_LENGTH as usize {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        Ok(n)
+    }
+
+    fn write_body<W: Sink>(&self, w: &mut W) {
+        match self {
+            Packet::Connect(c) => c.write_body(w),
+            Packet::Connack(c) => c.write_body(w),
+            Packet::Publish(p) => p.write_body(w),
+            Packet::Subscribe(s) => {
+                w.put_u16(s.packet_id.get());
+                s.filters.write(w);
+            }
+            Packet::Suback(s) => {
+                w.put_u16(s.packet_id.get());
+                s.codes.write(w);
+            }
+            Packet::Unsubscribe(u) => {
+                w.put_u16(u.packet_id.get());
+                u.filters.write(w);
+            }
+            Packet::Puback(id)
+            | Packet::Pubrec(id)
+            | Packet::Pubrel(id)
+            | Packet::Pubcomp(id)
+            | Packet::Unsuback(id) => w.put_u16(id.get()),
+            Packet::Pingreq | Packet::Pingresp | Packet::Disconnect => {}
+        }
+    }
+
+    /// The full encoded size in bytes, or why it cannot be encoded.
+    pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        let body = self.body_len()?;
+        Ok(1 + varint::len(body as u32) + body)
+    }
+
+    /// Encodes the whole packet at the start of `out`, without an allocator, and
+    /// returns its length. A too-small `out` gives
+    /// [`EncodeError::BufferTooSmall`] with the size needed, and is left untouched.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let body = self.body_len()?;
+        let needed = 1 + varint::len(body as u32) + body;
+        if out.len() < needed {
+            return Err(EncodeError::BufferTooSmall { needed });
+        }
+        let mut sink = SliceSink { buf: out, pos: 0 };
+        write_fixed_header(&mut sink, self.first_byte(), body);
+        self.write_body(&mut sink);
+        debug_assert_eq!(sink.pos, needed);
+        Ok(needed)
+    }
+
+    /// Encodes the whole packet into a `BufMut`, payload included.
+    #[cfg(feature = "bytes")]
+    pub fn encode_to<B: bytes::BufMut>(&self, out: &mut B) -> Result<(), EncodeError> {
+        let body = self.body_len()?;
+        let mut sink = crate::wire::BufSink(out);
+        write_fixed_header(&mut sink, self.first_byte(), body);
+        self.write_body(&mut sink);
+        Ok(())
+    }
+
+    /// A view of this packet that borrows its bytes.
+    pub fn as_borrowed(&self) -> Packet<&[u8]> {
+        match self {
+            Packet::Connect(c) => Packet::Connect(Connect {
+                protocol: c.protocol,
+                clean_session: c.clean_session,
+                keep_alive: c.keep_alive,
+                client_id: c.client_id.as_borrowed(),
+                will: c.will.as_ref().map(|w| LastWill {
+                    topic: w.topic.as_borrowed(),
+                    message: w.message.as_ref(),
+                    qos: w.qos,
+                    retain: w.retain,
+                }),
+                username: c.username.as_ref().map(|u| u.as_borrowed()),
+                password: c.password.as_ref().map(|p| p.as_ref()),
+            }),
+            Packet::Connack(c) => Packet::Connack(*c),
+            Packet::Publish(p) => Packet::Publish(p.as_borrowed()),
+            Packet::Puback(id) => Packet::Puback(*id),
+            Packet::Pubrec(id) => Packet::Pubrec(*id),
+            Packet::Pubrel(id) => Packet::Pubrel(*id),
+            Packet::Pubcomp(id) => Packet::Pubcomp(*id),
+            Packet::Subscribe(s) => Packet::Subscribe(Subscribe {
+                packet_id: s.packet_id,
+                filters: s.filters.as_borrowed(),
+            }),
+            Packet::Suback(s) => {
+                Packet::Suback(Suback { packet_id: s.packet_id, codes: s.codes.as_borrowed() })
+            }
+            Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
+                packet_id: u.packet_id,
+                filters: u.filters.as_borrowed(),
+            }),
+            Packet::Unsuback(id) => Packet::Unsuback(*id),
+            Packet::Pingreq => Packet::Pingreq,
+            Packet::Pingresp => Packet::Pingresp,
+            Packet::Disconnect => Packet::Disconnect,
+        }
+    }
+}
+
+impl<S: Storage> Publish<S> {
+    /// A view of this PUBLISH that borrows its bytes.
+    pub fn as_borrowed(&self) -> Publish<&[u8]> {
+        Publish {
+            dup: self.dup,
+            qos_pid: self.qos_pid,
+            retain: self.retain,
+            topic: self.topic.as_borrowed(),
+            payload: self.payload.as_ref(),
+        }
+    }
+
+    /// Size of the whole packet, payload included.
+    pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        let body = self.body_len()?;
+        if body > varint::MAX_REMAINING_LENGTH as usize {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        Ok(1 + varint::len(body as u32) + body)
+    }
+
+    /// Writes everything but the payload: fixed header, topic and packet identifier.
+    /// The caller sends the payload after it, e.g. with a vectored write, so the
+    /// payload is never copied.
+    #[cfg(feature = "bytes")]
+    pub fn encode_header<B: bytes::BufMut>(&self, out: &mut B) -> Result<(), EncodeError> {
+        let body = self.body_len()?;
+        if body > varint::MAX_REMAINING_LENGTH as usize {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        let mut sink = crate::wire::BufSink(out);
+        write_fixed_header(&mut sink, (PacketType::Publish as u8) << 4 | self.flags(), body);
+        self.write_head(&mut sink);
+        Ok(())
+    }
+}
+
+fn write_fixed_header<W: Sink>(w: &mut W, first: u8, body: usize) {
+    let mut len = [0u8; 4];
+    let n = varint::write(body as u32, &mut len);
+    w.put_u8(first);
+    w.put(&len[..n]);
+}

@@ -1,0 +1,242 @@
+//! Topic names and topic filters [MQTT-4.7].
+
+use core::fmt;
+
+use crate::{string, Storage, Str, StrError};
+
+/// A topic name: a non-empty MQTT string without wildcards, what a PUBLISH is sent to.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicName<S>(Str<S>);
+
+/// A topic filter: what a subscription matches, with `+` and `#` wildcards.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicFilter<S>(Str<S>);
+
+fn check_name(bytes: &[u8]) -> Result<(), StrError> {
+    string::validate(bytes)?;
+    if bytes.is_empty() {
+        return Err(StrError::EmptyTopic); // [MQTT-4.7.3-1]
+    }
+    if bytes.iter().any(|&b| b == b'+' || b == b'#') {
+        return Err(StrError::WildcardInTopicName); // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
+    }
+    Ok(())
+}
+
+fn check_filter(bytes: &[u8]) -> Result<(), StrError> {
+    string::validate(bytes)?;
+    if bytes.is_empty() {
+        return Err(StrError::EmptyTopic); // [MQTT-4.7.3-1]
+    }
+    let mut levels = bytes.split(|&b| b == b'/').peekable();
+    while let Some(level) = levels.next() {
+        let last = levels.peek().is_none();
+        // [MQTT-4.7.1-2]: `#` alone in the last level.
+        if level.contains(&b'#') && (level != b"#" || !last) {
+            return Err(StrError::InvalidWildcard);
+        }
+        // [MQTT-4.7.1-3]: `+` fills its whole level.
+        if level.contains(&b'+') && level != b"+" {
+            return Err(StrError::InvalidWildcard);
+        }
+    }
+    Ok(())
+}
+
+/// Does `filter` match `topic`? Both are raw bytes already validated.
+fn matches(filter: &[u8], topic: &[u8]) -> bool {
+    // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match `$` topics.
+    if topic.first() == Some(&b'$') && matches!(filter.first(), Some(b'+' | b'#')) {
+        return false;
+    }
+    let mut f = filter.split(|&b| b == b'/');
+    let mut t = topic.split(|&b| b == b'/');
+    loop {
+        match (f.next(), t.next()) {
+            // `#` also matches the parent level: "sport/#" matches "sport".
+            (Some(b"#"), _) => return true,
+            (Some(b"+"), Some(_)) => {}
+            (Some(fl), Some(tl)) if fl == tl => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+macro_rules! topic_common {
+    ($ty:ident, $check:ident) => {
+        impl<'a> $ty<&'a [u8]> {
+            /// Validates a borrowed string.
+            pub fn new(s: &'a str) -> Result<Self, StrError> {
+                $ty::from_storage(s.as_bytes())
+            }
+        }
+
+        impl<S: Storage> $ty<S> {
+            /// Validates bytes in a storage container.
+            pub fn from_storage(s: S) -> Result<Self, StrError> {
+                $check(s.as_ref())?;
+                Ok($ty(Str::trusted(s)))
+            }
+
+            /// Validates an MQTT string.
+            pub fn from_str(s: Str<S>) -> Result<Self, StrError> {
+                $check(s.as_bytes())?;
+                Ok($ty(s))
+            }
+
+            /// The topic as a string.
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+
+            /// The topic's bytes.
+            pub fn as_bytes(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+
+            /// The underlying MQTT string.
+            pub fn as_mqtt_str(&self) -> &Str<S> {
+                &self.0
+            }
+
+            /// The storage.
+            pub fn into_inner(self) -> S {
+                self.0.into_inner()
+            }
+
+            /// A borrowed view.
+            pub fn as_borrowed(&self) -> $ty<&[u8]> {
+                $ty(self.0.as_borrowed())
+            }
+
+            #[allow(dead_code)] // not every topic type needs it
+            pub(crate) fn trusted(s: S) -> Self {
+                debug_assert!($check(s.as_ref()).is_ok());
+                $ty(Str::trusted(s))
+            }
+        }
+
+        #[cfg(feature = "bytes")]
+        impl $ty<bytes::Bytes> {
+            /// Validates an owned string without copying it.
+            pub fn from_string(s: alloc::string::String) -> Result<Self, StrError> {
+                $ty::from_storage(bytes::Bytes::from(s))
+            }
+
+            /// Validates a static string.
+            pub fn from_static(s: &'static str) -> Result<Self, StrError> {
+                $ty::from_storage(bytes::Bytes::from_static(s.as_bytes()))
+            }
+        }
+
+        impl<S: Storage> fmt::Debug for $ty<S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+
+        impl<S: Storage> fmt::Display for $ty<S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+topic_common!(TopicName, check_name);
+topic_common!(TopicFilter, check_filter);
+
+impl<S: Storage> TopicFilter<S> {
+    /// Whether a message published to `topic` matches this filter, following the
+    /// wildcard rules of [MQTT-4.7.1] and the `$` rule [MQTT-4.7.2-1].
+    pub fn matches<T: Storage>(&self, topic: &TopicName<T>) -> bool {
+        matches(self.as_bytes(), topic.as_bytes())
+    }
+
+    /// Whether the filter has any wildcard.
+    pub fn has_wildcards(&self) -> bool {
+        self.as_bytes().iter().any(|&b| b == b'+' || b == b'#')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> TopicName<&[u8]> {
+        TopicName::new(s).unwrap()
+    }
+    fn filter(s: &str) -> TopicFilter<&[u8]> {
+        TopicFilter::new(s).unwrap()
+    }
+
+    // [MQTT-4.7.3-1]
+    #[test]
+    fn empty_is_refused() {
+        assert_eq!(TopicName::new("").unwrap_err(), StrError::EmptyTopic);
+        assert_eq!(TopicFilter::new("").unwrap_err(), StrError::EmptyTopic);
+    }
+
+    // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
+    #[test]
+    fn wildcards_are_refused_in_names() {
+        for s in ["+", "#", "a/+", "a/#", "a+b", "sport/tennis#"] {
+            assert_eq!(TopicName::new(s).unwrap_err(), StrError::WildcardInTopicName, "{s}");
+        }
+        for s in ["/", "a", "a/b", "$SYS/x", " ", "a//b"] {
+            assert!(TopicName::new(s).is_ok(), "{s}");
+        }
+    }
+
+    // [MQTT-4.7.1-2], [MQTT-4.7.1-3]: the examples of 4.7.1.2 and 4.7.1.3.
+    #[test]
+    fn wildcard_placement_in_filters() {
+        for s in ["#", "sport/#", "sport/tennis/#", "+", "+/tennis/#", "sport/+/player1", "/+", "+/+"] {
+            assert!(TopicFilter::new(s).is_ok(), "{s}");
+        }
+        for s in ["sport/tennis#", "sport/tennis/#/ranking", "sport+", "#/", "a/b#", "+a", "##", "++"] {
+            assert_eq!(TopicFilter::new(s).unwrap_err(), StrError::InvalidWildcard, "{s}");
+        }
+    }
+
+    #[test]
+    fn multi_level_wildcard_matches() {
+        let f = filter("sport/tennis/player1/#");
+        assert!(f.matches(&name("sport/tennis/player1")));
+        assert!(f.matches(&name("sport/tennis/player1/ranking")));
+        assert!(f.matches(&name("sport/tennis/player1/score/wimbledon")));
+        assert!(!f.matches(&name("sport/tennis/player2")));
+        assert!(filter("sport/#").matches(&name("sport")));
+        assert!(filter("#").matches(&name("a/b/c")));
+    }
+
+    #[test]
+    fn single_level_wildcard_matches() {
+        let f = filter("sport/tennis/+");
+        assert!(f.matches(&name("sport/tennis/player1")));
+        assert!(!f.matches(&name("sport/tennis/player1/ranking")));
+        assert!(!filter("sport/+").matches(&name("sport")));
+        assert!(filter("sport/+").matches(&name("sport/")));
+        assert!(filter("+/+").matches(&name("/finance")));
+        assert!(filter("/+").matches(&name("/finance")));
+        assert!(!filter("+").matches(&name("/finance")));
+    }
+
+    // [MQTT-4.7.2-1]: wildcard-first filters do not match `$` topics.
+    #[test]
+    fn dollar_topics() {
+        assert!(!filter("#").matches(&name("$SYS/broker/uptime")));
+        assert!(!filter("+/monitor/Clients").matches(&name("$SYS/monitor/Clients")));
+        assert!(filter("$SYS/#").matches(&name("$SYS/monitor/Clients")));
+        assert!(filter("$SYS/monitor/+").matches(&name("$SYS/monitor/Clients")));
+    }
+
+    #[test]
+    fn exact_match_is_case_sensitive() {
+        assert!(filter("a/b").matches(&name("a/b")));
+        assert!(!filter("a/b").matches(&name("A/b")));
+        assert!(!filter("a/b").matches(&name("a/b/c")));
+        assert!(!filter("a/b/c").matches(&name("a/b")));
+    }
+}

@@ -1,0 +1,148 @@
+//! Field-level reading and writing shared by every packet.
+
+use crate::{DecodeError, EncodeError, PacketId, Storage, Str, TopicFilter, TopicName};
+
+/// Reads the fields of one packet (`src` holds exactly that packet).
+pub struct Reader<'s, S> {
+    src: &'s S,
+    pos: usize,
+}
+
+impl<'s, S: Storage> Reader<'s, S> {
+    /// A reader over `src` starting at byte `pos` (just after the fixed header).
+    pub fn new(src: &'s S, pos: usize) -> Self {
+        Reader { src, pos }
+    }
+
+    fn bytes(&self) -> &'s [u8] {
+        self.src.as_ref()
+    }
+
+    /// Bytes left in the packet.
+    pub fn remaining(&self) -> usize {
+        self.bytes().len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<(usize, usize), DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::Truncated);
+        }
+        let start = self.pos;
+        self.pos += n;
+        Ok((start, self.pos))
+    }
+
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        let (s, _) = self.take(1)?;
+        Ok(self.bytes()[s])
+    }
+
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
+        let (s, _) = self.take(2)?;
+        let b = self.bytes();
+        Ok(u16::from_be_bytes([b[s], b[s + 1]]))
+    }
+
+    pub fn packet_id(&mut self) -> Result<PacketId, DecodeError> {
+        PacketId::decode(self.u16()?) // [MQTT-2.3.1-1]
+    }
+
+    /// A two-byte length followed by that many bytes.
+    pub fn binary(&mut self) -> Result<S, DecodeError> {
+        let n = self.u16()? as usize;
+        let (s, e) = self.take(n)?;
+        Ok(self.src.slice(s, e))
+    }
+
+    /// The raw bytes of a length-prefixed field, without copying them out.
+    pub fn binary_slice(&mut self) -> Result<&'s [u8], DecodeError> {
+        let n = self.u16()? as usize;
+        let (s, e) = self.take(n)?;
+        Ok(&self.bytes()[s..e])
+    }
+
+    pub fn string(&mut self) -> Result<Str<S>, DecodeError> {
+        Ok(Str::from_storage(self.binary()?)?)
+    }
+
+    pub fn topic_name(&mut self) -> Result<TopicName<S>, DecodeError> {
+        Ok(TopicName::from_storage(self.binary()?)?)
+    }
+
+    pub fn topic_filter(&mut self) -> Result<TopicFilter<S>, DecodeError> {
+        Ok(TopicFilter::from_storage(self.binary()?)?)
+    }
+
+    /// Everything up to the end of the packet.
+    pub fn rest(&mut self) -> S {
+        let (s, e) = (self.pos, self.bytes().len());
+        self.pos = e;
+        self.src.slice(s, e)
+    }
+
+    /// Errs if any byte is left unread.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.remaining() == 0 {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes)
+        }
+    }
+}
+
+/// Where encoded bytes go: a slice or a `BufMut`. Writers never fail: the size was
+/// checked before writing started.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+
+    fn put_u8(&mut self, b: u8) {
+        self.put(&[b]);
+    }
+
+    fn put_u16(&mut self, v: u16) {
+        self.put(&v.to_be_bytes());
+    }
+
+    /// A two-byte length and the bytes; the caller checked the length fits.
+    fn put_prefixed(&mut self, bytes: &[u8]) {
+        self.put_u16(bytes.len() as u16);
+        self.put(bytes);
+    }
+}
+
+/// Writes into a slice that is known to be large enough.
+pub struct SliceSink<'b> {
+    pub buf: &'b mut [u8],
+    pub pos: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        } else {
+            debug_assert!(false, "encoded length was miscomputed");
+        }
+        self.pos = end;
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl<B: bytes::BufMut> Sink for BufSink<'_, B> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+}
+
+/// Writes into any `BufMut`.
+#[cfg(feature = "bytes")]
+pub struct BufSink<'b, B>(pub &'b mut B);
+
+/// Length of a two-byte-prefixed field, or an error past 65,535 bytes.
+pub fn prefixed_len(bytes: &[u8]) -> Result<usize, EncodeError> {
+    if bytes.len() > u16::MAX as usize {
+        return Err(EncodeError::FieldTooLong);
+    }
+    Ok(2 + bytes.len())
+}
