@@ -41,6 +41,8 @@
 
 #[cfg(feature = "bytes")]
 extern crate alloc;
+#[cfg(feature = "proptest")]
+extern crate std;
 
 mod error;
 mod header;
@@ -58,6 +60,8 @@ mod arbitrary;
 mod buf;
 #[cfg(feature = "proptest")]
 pub mod strategy;
+#[cfg(any(feature = "arbitrary", feature = "proptest"))]
+mod valid;
 
 #[cfg(feature = "bytes")]
 pub use buf::decode_buf;

@@ -276,6 +276,21 @@ impl kind::Kind for SubackEntry {
     }
 }
 
+impl<'b> SubackCodes<&'b [u8]> {
+    /// Writes return codes in wire form at the start of `buf`, without an allocator.
+    pub fn write_codes(codes: &[SubackReturnCode], buf: &'b mut [u8]) -> Result<Self, EncodeError> {
+        List::write_into::<&[u8], _>(codes, buf)
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl SubackCodes<bytes::Bytes> {
+    /// Builds the return codes of a SUBACK.
+    pub fn from_codes(codes: &[SubackReturnCode]) -> Result<Self, EncodeError> {
+        List::from_items::<&[u8], _>(codes)
+    }
+}
+
 /// Topic filters and requested QoS of a SUBSCRIBE.
 pub type SubscribeFilters<S> = List<S, SubscribeEntry>;
 /// Topic filters of an UNSUBSCRIBE.
