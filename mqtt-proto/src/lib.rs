@@ -37,6 +37,7 @@
 //! - `arbitrary`: `arbitrary::Arbitrary` for `Packet<Bytes>`, for fuzzing.
 //! - `proptest`: [`strategy`] with proptest strategies for valid packets.
 #![no_std]
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 #[cfg(feature = "bytes")]

@@ -1,0 +1,63 @@
+//! Decoding PUBLISH packets from a `BytesMut` allocates nothing per packet: every
+//! topic and payload is a view of the read buffer. A counting global allocator
+//! proves it (this file is its own test binary, so the count is ours alone).
+#![allow(unsafe_code)] // a global allocator is unsafe to implement
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::BytesMut;
+use mqtt_proto::{decode_buf, DecodeOptions, Packet, PacketId, Publish, QosPid, TopicName};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn decoding_10000_publishes_allocates_nothing_per_packet() {
+    const N: usize = 10_000;
+    let mut buf = BytesMut::with_capacity(N * 100);
+    for i in 0..N {
+        let payload = [i as u8; 64];
+        let p = Publish::new(
+            TopicName::new("sensors/room1/t").unwrap(),
+            QosPid::AtLeastOnce(PacketId::new((i % 65_535 + 1) as u16).unwrap()),
+            &payload[..],
+        );
+        Packet::Publish(p).encode_to(&mut buf).unwrap();
+    }
+    let opts = DecodeOptions::default();
+    let mut decoded = Vec::with_capacity(N); // keep the views alive, as an application would
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    while let Some(p) = decode_buf(&mut buf, &opts).unwrap() {
+        decoded.push(p);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(decoded.len(), N);
+    // The first split turns the buffer into a shared one (one allocation); after that,
+    // each packet is a reference-count bump.
+    assert!(allocations <= 2, "{allocations} allocations for {N} packets");
+    if let Packet::Publish(p) = &decoded[N - 1] {
+        assert_eq!(p.payload.len(), 64);
+        assert_eq!(p.topic.as_str(), "sensors/room1/t");
+    } else {
+        panic!("not a publish");
+    }
+}
