@@ -1,0 +1,149 @@
+//! mqtt-proto against rumqttc's codec (`rumqttc::mqttbytes::v4`) and mqttrs, on a
+//! QoS 1 PUBLISH with a 16-byte topic and a 64 B or 4 KiB payload.
+//!
+//! Groups (each `<operation>/<payload>`, one function per crate, per-packet figures):
+//! - `decode_owned`: a complete packet taken off a `BytesMut` read buffer into an owned
+//!   packet: mqtt-proto `decode_buf`, rumqttc `Packet::read`. The buffer is filled
+//!   outside the timing and the results dropped outside it.
+//! - `decode_borrowed`: a packet decoded from `&[u8]`, borrowing from it: mqtt-proto
+//!   `decode`, mqttrs `decode_slice`.
+//! - `encode`: the whole packet, payload copied, into a reused buffer: mqtt-proto
+//!   `Packet::encode_to` and rumqttc `Publish::write` append to a cleared `BytesMut`;
+//!   mqttrs has only `encode_slice`, which writes into the same reused memory.
+//! - `encode_slice`: into a reused `&mut [u8]`, the `no_std` path: mqtt-proto
+//!   `Packet::encode`, mqttrs `encode_slice`.
+//! - `encode_header`: mqtt-proto `Publish::encode_header`, everything but the payload:
+//!   the zero-copy send path, where the payload goes out in a vectored write.
+//!
+//! `report.sh` beside this crate runs it and prints a table.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mqtt_bench::{payload, proto_publish, wire, PACKET_ID, PAYLOADS, TOPIC};
+use mqtt_proto::{decode, decode_buf, DecodeOptions, Packet};
+use rumqttc::mqttbytes::{v4, QoS};
+
+/// rumqttc's incoming size limit: the largest MQTT packet, as mqtt-proto's default.
+const RUMQTTC_MAX: usize = 268_435_455;
+
+fn decode_owned(c: &mut Criterion) {
+    let opts = DecodeOptions::default();
+    for (len, name) in PAYLOADS {
+        let w = wire(len);
+        let mut g = c.benchmark_group(format!("decode_owned/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            b.iter_batched_ref(
+                || BytesMut::from(&w[..]),
+                |buf| decode_buf(buf, &opts).unwrap().unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("rumqttc", |b| {
+            b.iter_batched_ref(
+                || BytesMut::from(&w[..]),
+                |buf| v4::Packet::read(buf, RUMQTTC_MAX).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+}
+
+fn decode_borrowed(c: &mut Criterion) {
+    let opts = DecodeOptions::default();
+    for (len, name) in PAYLOADS {
+        let w = wire(len);
+        let mut g = c.benchmark_group(format!("decode_borrowed/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            b.iter(|| decode(black_box(&w[..]), &opts).unwrap().unwrap())
+        });
+        g.bench_function("mqttrs", |b| {
+            b.iter(|| mqttrs::decode_slice(black_box(&w[..])).unwrap().unwrap())
+        });
+        g.finish();
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    for (len, name) in PAYLOADS {
+        let size = wire(len).len();
+        let proto = Packet::Publish(proto_publish(len));
+        let mut rumq = v4::Publish::from_bytes(TOPIC, QoS::AtLeastOnce, payload(len));
+        rumq.pkid = PACKET_ID;
+        let body = payload(len);
+        let mqttrs_packet = mqttrs::Packet::Publish(mqttrs::Publish {
+            dup: false,
+            qospid: mqttrs::QosPid::AtLeastOnce(mqttrs::Pid::try_from(PACKET_ID).unwrap()),
+            retain: false,
+            topic_name: TOPIC,
+            payload: &body,
+        });
+
+        let mut g = c.benchmark_group(format!("encode/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            let mut buf = BytesMut::with_capacity(size);
+            b.iter(|| {
+                buf.clear();
+                black_box(&proto).encode_to(&mut buf).unwrap();
+                black_box(&buf);
+            })
+        });
+        g.bench_function("rumqttc", |b| {
+            let mut buf = BytesMut::with_capacity(size);
+            b.iter(|| {
+                buf.clear();
+                black_box(&rumq).write(&mut buf).unwrap();
+                black_box(&buf);
+            })
+        });
+        g.bench_function("mqttrs", |b| {
+            let mut buf = BytesMut::zeroed(size);
+            b.iter(|| mqttrs::encode_slice(black_box(&mqttrs_packet), &mut buf).unwrap())
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("encode_slice/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            let mut buf = BytesMut::zeroed(size);
+            b.iter(|| black_box(&proto).encode(&mut buf).unwrap())
+        });
+        g.bench_function("mqttrs", |b| {
+            let mut buf = vec![0u8; size];
+            b.iter(|| mqttrs::encode_slice(black_box(&mqttrs_packet), &mut buf).unwrap())
+        });
+        g.finish();
+
+        let publish = proto_publish(len);
+        let mut g = c.benchmark_group(format!("encode_header/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            let mut buf = BytesMut::with_capacity(size);
+            b.iter(|| {
+                buf.clear();
+                black_box(&publish).encode_header(&mut buf).unwrap();
+                black_box(&buf);
+            })
+        });
+        g.finish();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = decode_owned, decode_borrowed, encode
+}
+criterion_main!(benches);
