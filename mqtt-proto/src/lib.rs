@@ -69,7 +69,7 @@ pub use buf::decode_buf;
 pub use error::{DecodeError, EncodeError, StrError};
 pub use header::{DecodeOptions, FixedHeader, PacketType, ProtocolVersion};
 pub use packet::{
-    decode, Connack, Connect, ConnectReturnCode, Iter, LastWill, List, ListKind, Packet, Publish,
+    decode, Connack, Decoded, Connect, ConnectReturnCode, Iter, LastWill, List, ListKind, Packet, Publish,
     Suback, SubackCodes, SubackEntry, SubackReturnCode, Subscribe, SubscribeEntry,
     SubscribeFilters, Unsubscribe, UnsubscribeEntry, UnsubscribeFilters,
 };

@@ -80,7 +80,7 @@ macro_rules! topic_common {
             }
 
             /// Validates an MQTT string.
-            pub fn from_str(s: Str<S>) -> Result<Self, StrError> {
+            pub fn from_mqtt_str(s: Str<S>) -> Result<Self, StrError> {
                 $check(s.as_bytes())?;
                 Ok($ty(s))
             }

@@ -291,3 +291,15 @@ fn buffer_too_small_says_how_much_is_needed() {
     assert_eq!(p.encode(&mut out), Err(EncodeError::BufferTooSmall { needed: 4 }));
     assert_eq!(out, [0xee; 3], "left untouched");
 }
+
+// Found by the decode fuzz target. A server must accept a CONNECT with an empty client
+// id and clean session 0, and answer CONNACK 0x02 [MQTT-3.1.3-8], so it decodes; a
+// client must never send one [MQTT-3.1.3-7], so it does not encode.
+#[test]
+fn empty_client_id_without_clean_session_decodes_but_does_not_encode() {
+    let bytes = connect(0x00, b"\x00\x00");
+    let (p, _) = decode(&bytes, &DecodeOptions::default()).unwrap().unwrap();
+    let Packet::Connect(c) = &p else { panic!("{p:?}") };
+    assert!(c.client_id.is_empty() && !c.clean_session);
+    assert_eq!(p.encoded_len(), Err(EncodeError::EmptyClientIdWithoutCleanSession));
+}

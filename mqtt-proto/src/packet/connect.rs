@@ -8,6 +8,10 @@ use crate::{DecodeError, EncodeError, ProtocolVersion, QoS, Storage, Str, TopicN
 const PROTOCOL_NAME: &[u8] = b"MQTT";
 
 /// A CONNECT packet.
+///
+/// Decoding accepts an empty client id with clean session 0, because a server must
+/// answer it with CONNACK 0x02 rather than drop it [MQTT-3.1.3-8]; encoding refuses
+/// it, because a client must never send it [MQTT-3.1.3-7].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Connect<S: Storage> {
     /// Protocol version (level 4 for 3.1.1).

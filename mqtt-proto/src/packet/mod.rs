@@ -77,6 +77,9 @@ pub enum Packet<S: Storage> {
     Disconnect,
 }
 
+/// A packet borrowed from the input, and how many bytes of the input it used.
+pub type Decoded<'a> = (Packet<&'a [u8]>, usize);
+
 /// Decodes one packet from the start of `buf`, borrowing from it.
 ///
 /// Returns `Ok(None)` when `buf` holds only part of a packet (never an error), or the
@@ -95,7 +98,7 @@ pub enum Packet<S: Storage> {
 pub fn decode<'a>(
     buf: &'a [u8],
     opts: &DecodeOptions,
-) -> Result<Option<(Packet<&'a [u8]>, usize)>, DecodeError> {
+) -> Result<Option<Decoded<'a>>, DecodeError> {
     let Some(header) = FixedHeader::decode(buf, opts)? else {
         return Ok(None);
     };
