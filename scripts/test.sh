@@ -17,6 +17,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "no_std, no allocator: mqtt-proto for thumbv7em-none-eabihf"
 cargo build -p mqtt-proto --no-default-features --target thumbv7em-none-eabihf
 
+step "no_std with alloc: mqtt-proto with Bytes for thumbv7em-none-eabihf"
+cargo build -p mqtt-proto --target thumbv7em-none-eabihf
+
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
