@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
-    decode_buf, ConnectReturnCode, Connect, DecodeOptions, Packet, PacketId, Publish, QoS,
-    QosPid, Str, SubscribeFilters, Subscribe, TopicFilter, TopicName,
+    decode_buf, Connect, ConnectReturnCode, DecodeOptions, Packet, PacketId, Publish, QoS, QosPid,
+    Str, Subscribe, SubscribeFilters, TopicFilter, TopicName,
 };
 
 /// A message that came back from the broker.
@@ -64,14 +64,27 @@ fn pid(v: u16) -> PacketId {
 
 /// Connects to `addr`, subscribes to `topic` at QoS 2, publishes `payloads[i]` at
 /// QoS `i % 3`, and returns what came back once every flow has completed.
-pub fn run(addr: &str, client_id: &str, topic: &str, payloads: &[&[u8]]) -> std::io::Result<Vec<Received>> {
+pub fn run(
+    addr: &str,
+    client_id: &str,
+    topic: &str,
+    payloads: &[&[u8]],
+) -> std::io::Result<Vec<Received>> {
     let invalid = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
     let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut conn = Conn { stream, buf: BytesMut::with_capacity(4096), opts: DecodeOptions::default() };
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::with_capacity(4096),
+        opts: DecodeOptions::default(),
+    };
 
     // [MQTT-3.1.0-1]: CONNECT first, then wait for CONNACK before anything else.
-    conn.send(Packet::Connect(Connect::new(Str::new(client_id).map_err(invalid)?, 30, true)))?;
+    conn.send(Packet::Connect(Connect::new(
+        Str::new(client_id).map_err(invalid)?,
+        30,
+        true,
+    )))?;
     match conn.recv()? {
         Packet::Connack(c) if c.code == ConnectReturnCode::Accepted => {}
         other => return Err(std::io::Error::other(format!("not accepted: {other:?}"))),
@@ -81,14 +94,18 @@ pub fn run(addr: &str, client_id: &str, topic: &str, payloads: &[&[u8]]) -> std:
     let mut scratch = [0u8; 512];
     let filters = SubscribeFilters::write_into(&[(filter, QoS::ExactlyOnce)], &mut scratch)
         .map_err(std::io::Error::other)?;
-    conn.send(Packet::Subscribe(Subscribe { packet_id: pid(1), filters }))?;
+    conn.send(Packet::Subscribe(Subscribe {
+        packet_id: pid(1),
+        filters,
+    }))?;
 
     let name = TopicName::new(topic).map_err(invalid)?;
     let mut open_flows = 0; // our QoS 1/2 publishes not yet complete
     let mut subscribed = false;
     let mut received = Vec::new();
     let mut sent = 0;
-    while !subscribed || sent < payloads.len() || open_flows > 0 || received.len() < payloads.len() {
+    while !subscribed || sent < payloads.len() || open_flows > 0 || received.len() < payloads.len()
+    {
         if subscribed && sent < payloads.len() {
             let id = pid(100 + sent as u16);
             let qos_pid = match sent % 3 {
@@ -97,7 +114,11 @@ pub fn run(addr: &str, client_id: &str, topic: &str, payloads: &[&[u8]]) -> std:
                 _ => QosPid::ExactlyOnce(id),
             };
             open_flows += usize::from(qos_pid != QosPid::AtMostOnce);
-            conn.send(Packet::Publish(Publish::new(name.clone(), qos_pid, payloads[sent])))?;
+            conn.send(Packet::Publish(Publish::new(
+                name.clone(),
+                qos_pid,
+                payloads[sent],
+            )))?;
             sent += 1;
             continue;
         }
@@ -111,7 +132,11 @@ pub fn run(addr: &str, client_id: &str, topic: &str, payloads: &[&[u8]]) -> std:
                     QosPid::AtLeastOnce(id) => conn.send(Packet::Puback(id))?,
                     QosPid::ExactlyOnce(id) => conn.send(Packet::Pubrec(id))?,
                 }
-                received.push(Received { topic: p.topic.to_string(), qos: p.qos(), payload: p.payload });
+                received.push(Received {
+                    topic: p.topic.to_string(),
+                    qos: p.qos(),
+                    payload: p.payload,
+                });
             }
             Packet::Pubrel(id) => conn.send(Packet::Pubcomp(id))?,
             other => return Err(std::io::Error::other(format!("unexpected {other:?}"))),
@@ -129,7 +154,12 @@ fn main() -> std::io::Result<()> {
     let payloads: [&[u8]; 3] = [b"hello at QoS 0", b"hello at QoS 1", b"hello at QoS 2"];
     println!("connecting to {addr}, topic {topic}");
     for m in run(&addr, "mqtt-proto-demo", &topic, &payloads)? {
-        println!("received on {} at {:?}: {}", m.topic, m.qos, String::from_utf8_lossy(&m.payload));
+        println!(
+            "received on {} at {:?}: {}",
+            m.topic,
+            m.qos,
+            String::from_utf8_lossy(&m.payload)
+        );
     }
     println!("all flows complete, disconnected");
     Ok(())

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use arbitrary::{Arbitrary, Result, Unstructured};
 use bytes::Bytes;
 
-use crate::packet::{List, Subscribe, Suback, Unsubscribe};
+use crate::packet::{List, Suback, Subscribe, Unsubscribe};
 use crate::valid::{self, ConnectParts};
 use crate::{Packet, Publish};
 
@@ -18,7 +18,9 @@ fn levels(u: &mut Unstructured<'_>) -> Result<Vec<String>> {
 
 fn filter_levels(u: &mut Unstructured<'_>) -> Result<Vec<(u8, String)>> {
     let n = u.int_in_range(0..=4)?;
-    (0..n).map(|_| Ok((u8::arbitrary(u)?, String::arbitrary(u)?))).collect()
+    (0..n)
+        .map(|_| Ok((u8::arbitrary(u)?, String::arbitrary(u)?)))
+        .collect()
 }
 
 fn payload(u: &mut Unstructured<'_>) -> Result<Bytes> {
@@ -40,7 +42,8 @@ impl<'a> Arbitrary<'a> for Publish<Bytes> {
 
 impl<'a> Arbitrary<'a> for Packet<Bytes> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let pid = |u: &mut Unstructured<'a>| Ok::<_, arbitrary::Error>(valid::packet_id(u.arbitrary()?));
+        let pid =
+            |u: &mut Unstructured<'a>| Ok::<_, arbitrary::Error>(valid::packet_id(u.arbitrary()?));
         Ok(match u.int_in_range(0u8..=13)? {
             0 => Packet::Connect(valid::connect(ConnectParts {
                 clean_session: u.arbitrary()?,
@@ -80,7 +83,10 @@ impl<'a> Arbitrary<'a> for Packet<Bytes> {
                 let codes = (0..n)
                     .map(|_| Ok(valid::suback_code(u.arbitrary()?)))
                     .collect::<Result<Vec<_>>>()?;
-                Packet::Suback(Suback { packet_id: pid(u)?, codes: List::from_codes(&codes).expect("non-empty") })
+                Packet::Suback(Suback {
+                    packet_id: pid(u)?,
+                    codes: List::from_codes(&codes).expect("non-empty"),
+                })
             }
             9 => {
                 let n = u.int_in_range(1..=4)?;

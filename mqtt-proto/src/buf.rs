@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::packet::{Connect, LastWill, List, ListKind, Subscribe, Suback, Unsubscribe};
+use crate::packet::{Connect, LastWill, List, ListKind, Suback, Subscribe, Unsubscribe};
 use crate::{DecodeError, DecodeOptions, FixedHeader, Packet, Publish, Str, TopicName};
 
 /// Decodes one packet from the front of a read buffer and removes it.
@@ -69,9 +69,10 @@ impl Packet<&[u8]> {
                 packet_id: s.packet_id,
                 filters: copy_list(&s.filters),
             }),
-            Packet::Suback(s) => {
-                Packet::Suback(Suback { packet_id: s.packet_id, codes: copy_list(&s.codes) })
-            }
+            Packet::Suback(s) => Packet::Suback(Suback {
+                packet_id: s.packet_id,
+                codes: copy_list(&s.codes),
+            }),
             Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
                 packet_id: u.packet_id,
                 filters: copy_list(&u.filters),

@@ -138,7 +138,10 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::ReservedPacketType(t) => write!(f, "reserved packet type {t}"),
             DecodeError::InvalidFlags { packet_type, flags } => {
-                write!(f, "invalid fixed header flags {flags:#06b} for {packet_type:?}")
+                write!(
+                    f,
+                    "invalid fixed header flags {flags:#06b} for {packet_type:?}"
+                )
             }
             DecodeError::InvalidQos => f.write_str("QoS 3 is not a valid QoS"),
             DecodeError::DupWithQos0 => f.write_str("DUP set on a QoS 0 PUBLISH"),

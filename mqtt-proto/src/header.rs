@@ -91,7 +91,10 @@ impl DecodeOptions {
 
     /// MQTT 3.1.1 with the given maximum packet size.
     pub const fn with_max_packet_size(max_packet_size: u32) -> DecodeOptions {
-        DecodeOptions { version: ProtocolVersion::V311, max_packet_size }
+        DecodeOptions {
+            version: ProtocolVersion::V311,
+            max_packet_size,
+        }
     }
 }
 
@@ -143,8 +146,16 @@ impl FixedHeader {
         let header_len = 1 + n;
         let size = remaining_length + header_len as u32;
         if size > opts.max_packet_size {
-            return Err(DecodeError::PacketTooLarge { size, max: opts.max_packet_size });
+            return Err(DecodeError::PacketTooLarge {
+                size,
+                max: opts.max_packet_size,
+            });
         }
-        Ok(Some(FixedHeader { packet_type, flags, remaining_length, header_len }))
+        Ok(Some(FixedHeader {
+            packet_type,
+            flags,
+            remaining_length,
+            header_len,
+        }))
     }
 }

@@ -69,8 +69,8 @@ pub use buf::decode_buf;
 pub use error::{DecodeError, EncodeError, StrError};
 pub use header::{DecodeOptions, FixedHeader, PacketType, ProtocolVersion};
 pub use packet::{
-    decode, Connack, Decoded, Connect, ConnectReturnCode, Iter, LastWill, List, ListKind, Packet, Publish,
-    Suback, SubackCodes, SubackEntry, SubackReturnCode, Subscribe, SubscribeEntry,
+    decode, Connack, Connect, ConnectReturnCode, Decoded, Iter, LastWill, List, ListKind, Packet,
+    Publish, Suback, SubackCodes, SubackEntry, SubackReturnCode, Subscribe, SubscribeEntry,
     SubscribeFilters, Unsubscribe, UnsubscribeEntry, UnsubscribeFilters,
 };
 pub use qos::{PacketId, QoS, QosPid};

@@ -16,20 +16,20 @@
 //! ```
 
 use alloc::string::String;
-use alloc::vec::Vec;
 #[allow(unused_imports)] // prop_oneof! expands to vec![]
 use alloc::vec;
+use alloc::vec::Vec;
 
 use bytes::Bytes;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
-use crate::packet::{List, Subscribe, Suback, Unsubscribe};
+use crate::packet::{List, Suback, Subscribe, Unsubscribe};
 use crate::valid::{self, ConnectParts};
 use crate::{
-    Connack, Connect, Packet, PacketId, Publish, QoS, QosPid, Str, SubackReturnCode,
-    TopicFilter, TopicName,
+    Connack, Connect, Packet, PacketId, Publish, QoS, QosPid, Str, SubackReturnCode, TopicFilter,
+    TopicName,
 };
 
 /// Text that exercises the string rules: ASCII, topic punctuation, multi-byte
@@ -80,20 +80,30 @@ fn payload(max: usize) -> impl Strategy<Value = Bytes> {
 
 /// A PUBLISH with a payload of up to 1 KiB.
 pub fn publish() -> impl Strategy<Value = Publish<Bytes>> {
-    (any::<bool>(), qos_pid(), any::<bool>(), topic_name(), payload(1024)).prop_map(
-        |(dup, qos_pid, retain, topic, payload)| Publish {
+    (
+        any::<bool>(),
+        qos_pid(),
+        any::<bool>(),
+        topic_name(),
+        payload(1024),
+    )
+        .prop_map(|(dup, qos_pid, retain, topic, payload)| Publish {
             dup: valid::dup(dup, qos_pid),
             qos_pid,
             retain,
             topic,
             payload,
-        },
-    )
+        })
 }
 
 /// A CONNECT, with or without will and credentials.
 pub fn connect() -> impl Strategy<Value = Connect<Bytes>> {
-    let will = option::of((vec(text(), 1..4), vec(any::<u8>(), 0..64), 0u8..3, any::<bool>()));
+    let will = option::of((
+        vec(text(), 1..4),
+        vec(any::<u8>(), 0..64),
+        0u8..3,
+        any::<bool>(),
+    ));
     (
         any::<bool>(),
         any::<u16>(),
@@ -102,9 +112,18 @@ pub fn connect() -> impl Strategy<Value = Connect<Bytes>> {
         option::of(text()),
         option::of(vec(any::<u8>(), 0..32)),
     )
-        .prop_map(|(clean_session, keep_alive, client_id, will, username, password)| {
-            valid::connect(ConnectParts { clean_session, keep_alive, client_id, will, username, password })
-        })
+        .prop_map(
+            |(clean_session, keep_alive, client_id, will, username, password)| {
+                valid::connect(ConnectParts {
+                    clean_session,
+                    keep_alive,
+                    client_id,
+                    will,
+                    username,
+                    password,
+                })
+            },
+        )
 }
 
 /// A CONNACK that obeys [MQTT-3.2.2-4].
@@ -122,12 +141,16 @@ pub fn subscribe() -> impl Strategy<Value = Subscribe<Bytes>> {
 
 /// A SUBACK with one to eight return codes.
 pub fn suback() -> impl Strategy<Value = Suback<Bytes>> {
-    (packet_id(), vec(any::<u8>().prop_map(valid::suback_code), 1..9)).prop_map(
-        |(packet_id, codes): (PacketId, Vec<SubackReturnCode>)| Suback {
-            packet_id,
-            codes: List::from_codes(&codes).expect("non-empty"),
-        },
+    (
+        packet_id(),
+        vec(any::<u8>().prop_map(valid::suback_code), 1..9),
     )
+        .prop_map(
+            |(packet_id, codes): (PacketId, Vec<SubackReturnCode>)| Suback {
+                packet_id,
+                codes: List::from_codes(&codes).expect("non-empty"),
+            },
+        )
 }
 
 /// An UNSUBSCRIBE with one to four filters.

@@ -182,7 +182,11 @@ mod tests {
     #[test]
     fn wildcards_are_refused_in_names() {
         for s in ["+", "#", "a/+", "a/#", "a+b", "sport/tennis#"] {
-            assert_eq!(TopicName::new(s).unwrap_err(), StrError::WildcardInTopicName, "{s}");
+            assert_eq!(
+                TopicName::new(s).unwrap_err(),
+                StrError::WildcardInTopicName,
+                "{s}"
+            );
         }
         for s in ["/", "a", "a/b", "$SYS/x", " ", "a//b"] {
             assert!(TopicName::new(s).is_ok(), "{s}");
@@ -192,11 +196,33 @@ mod tests {
     // [MQTT-4.7.1-2], [MQTT-4.7.1-3]: the examples of 4.7.1.2 and 4.7.1.3.
     #[test]
     fn wildcard_placement_in_filters() {
-        for s in ["#", "sport/#", "sport/tennis/#", "+", "+/tennis/#", "sport/+/player1", "/+", "+/+"] {
+        for s in [
+            "#",
+            "sport/#",
+            "sport/tennis/#",
+            "+",
+            "+/tennis/#",
+            "sport/+/player1",
+            "/+",
+            "+/+",
+        ] {
             assert!(TopicFilter::new(s).is_ok(), "{s}");
         }
-        for s in ["sport/tennis#", "sport/tennis/#/ranking", "sport+", "#/", "a/b#", "+a", "##", "++"] {
-            assert_eq!(TopicFilter::new(s).unwrap_err(), StrError::InvalidWildcard, "{s}");
+        for s in [
+            "sport/tennis#",
+            "sport/tennis/#/ranking",
+            "sport+",
+            "#/",
+            "a/b#",
+            "+a",
+            "##",
+            "++",
+        ] {
+            assert_eq!(
+                TopicFilter::new(s).unwrap_err(),
+                StrError::InvalidWildcard,
+                "{s}"
+            );
         }
     }
 

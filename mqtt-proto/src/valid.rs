@@ -46,16 +46,21 @@ pub(crate) fn topic_name(levels: &[String]) -> TopicName<Bytes> {
 pub(crate) fn topic_filter(levels: &[(u8, String)], multi: bool) -> TopicFilter<Bytes> {
     let mut t: Vec<String> = levels
         .iter()
-        .map(|(k, l)| if k % 4 == 0 { String::from("+") } else { clean(l, true) })
+        .map(|(k, l)| {
+            if k % 4 == 0 {
+                String::from("+")
+            } else {
+                clean(l, true)
+            }
+        })
         .collect();
     if multi || t.is_empty() {
         t.push(String::from("#"));
     }
     let s = t.join("/");
     // Truncation could split a wildcard level; fall back to a plain valid filter.
-    TopicFilter::from_string(truncate(s, 256)).unwrap_or_else(|_| {
-        TopicFilter::from_string("f".into()).expect("valid")
-    })
+    TopicFilter::from_string(truncate(s, 256))
+        .unwrap_or_else(|_| TopicFilter::from_string("f".into()).expect("valid"))
 }
 
 pub(crate) fn packet_id(v: u16) -> PacketId {
@@ -96,7 +101,10 @@ pub(crate) fn connack(session_present: bool, code: u8) -> Connack {
         _ => ConnectReturnCode::NotAuthorized,
     };
     // [MQTT-3.2.2-4]
-    Connack { session_present: session_present && code == ConnectReturnCode::Accepted, code }
+    Connack {
+        session_present: session_present && code == ConnectReturnCode::Accepted,
+        code,
+    }
 }
 
 /// Raw parts of a CONNECT.

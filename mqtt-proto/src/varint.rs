@@ -91,6 +91,9 @@ mod tests {
             decode(&[0xff, 0xff, 0xff, 0xff, 0x01]),
             Err(DecodeError::MalformedRemainingLength)
         );
-        assert_eq!(decode(&[0x80, 0x80, 0x80, 0x80]), Err(DecodeError::MalformedRemainingLength));
+        assert_eq!(
+            decode(&[0x80, 0x80, 0x80, 0x80]),
+            Err(DecodeError::MalformedRemainingLength)
+        );
     }
 }

@@ -53,7 +53,10 @@ fn decoding_10000_publishes_allocates_nothing_per_packet() {
     assert_eq!(decoded.len(), N);
     // The first split turns the buffer into a shared one (one allocation); after that,
     // each packet is a reference-count bump.
-    assert!(allocations <= 2, "{allocations} allocations for {N} packets");
+    assert!(
+        allocations <= 2,
+        "{allocations} allocations for {N} packets"
+    );
     if let Packet::Publish(p) = &decoded[N - 1] {
         assert_eq!(p.payload.len(), 64);
         assert_eq!(p.topic.as_str(), "sensors/room1/t");

@@ -23,7 +23,10 @@ fn publish_and_subscribe_at_every_qos_through_mosquitto() {
     // may overtake, so compare as sets keyed by payload.
     for (i, payload) in payloads.iter().enumerate() {
         let expected_qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce][i % 3];
-        let m = got.iter().find(|m| &m.payload[..] == *payload).expect("message arrived");
+        let m = got
+            .iter()
+            .find(|m| &m.payload[..] == *payload)
+            .expect("message arrived");
         assert_eq!(m.qos, expected_qos);
         assert_eq!(m.topic, "codec/test");
     }

@@ -39,14 +39,21 @@ fn reserved_flag_bits() {
         (b"\xe8\x00", PacketType::Disconnect, 8),
     ];
     for &(bytes, packet_type, flags) in cases {
-        assert_eq!(err(bytes), DecodeError::InvalidFlags { packet_type, flags }, "{bytes:02x?}");
+        assert_eq!(
+            err(bytes),
+            DecodeError::InvalidFlags { packet_type, flags },
+            "{bytes:02x?}"
+        );
     }
 }
 
 // [MQTT-2.2.3]: the remaining length is at most four bytes.
 #[test]
 fn five_byte_remaining_length() {
-    assert_eq!(err(b"\x30\xff\xff\xff\xff\x01"), DecodeError::MalformedRemainingLength);
+    assert_eq!(
+        err(b"\x30\xff\xff\xff\xff\x01"),
+        DecodeError::MalformedRemainingLength
+    );
 }
 
 #[test]
@@ -54,14 +61,26 @@ fn max_packet_size_is_enforced_from_the_header_alone() {
     let opts = DecodeOptions::with_max_packet_size(100);
     // Announces 268,435,455 bytes; only the five header bytes are present.
     let r = decode(b"\x30\xff\xff\xff\x7f", &opts);
-    assert_eq!(r, Err(DecodeError::PacketTooLarge { size: 268_435_460, max: 100 }));
+    assert_eq!(
+        r,
+        Err(DecodeError::PacketTooLarge {
+            size: 268_435_460,
+            max: 100
+        })
+    );
     // Exactly at the limit is fine: 2 header bytes + 98 body bytes.
     let mut p = vec![0x30, 98, 0, 1, b't'];
     p.resize(100, 0);
     assert!(decode(&p, &opts).unwrap().is_some());
     p[1] = 99;
     p.push(0);
-    assert_eq!(decode(&p, &opts), Err(DecodeError::PacketTooLarge { size: 101, max: 100 }));
+    assert_eq!(
+        decode(&p, &opts),
+        Err(DecodeError::PacketTooLarge {
+            size: 101,
+            max: 100
+        })
+    );
 }
 
 // [MQTT-3.3.1-4]
@@ -84,7 +103,10 @@ fn zero_packet_ids() {
     assert_eq!(err(b"\x50\x02\x00\x00"), DecodeError::ZeroPacketId);
     assert_eq!(err(b"\x62\x02\x00\x00"), DecodeError::ZeroPacketId);
     assert_eq!(err(b"\x70\x02\x00\x00"), DecodeError::ZeroPacketId);
-    assert_eq!(err(b"\x82\x06\x00\x00\x00\x01a\x00"), DecodeError::ZeroPacketId);
+    assert_eq!(
+        err(b"\x82\x06\x00\x00\x00\x01a\x00"),
+        DecodeError::ZeroPacketId
+    );
     assert_eq!(err(b"\x90\x03\x00\x00\x00"), DecodeError::ZeroPacketId);
     assert_eq!(err(b"\xa2\x05\x00\x00\x00\x01a"), DecodeError::ZeroPacketId);
     assert_eq!(err(b"\xb0\x02\x00\x00"), DecodeError::ZeroPacketId);
@@ -94,7 +116,10 @@ fn zero_packet_ids() {
 #[test]
 fn malformed_utf8() {
     assert_eq!(err(b"\x30\x03\x00\x01\xff"), DecodeError::InvalidUtf8);
-    assert_eq!(err(b"\x30\x05\x00\x03\xed\xa0\x80"), DecodeError::InvalidUtf8);
+    assert_eq!(
+        err(b"\x30\x05\x00\x03\xed\xa0\x80"),
+        DecodeError::InvalidUtf8
+    );
     assert_eq!(
         err(b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x00\x00\x01\xc0"),
         DecodeError::InvalidUtf8
@@ -105,13 +130,19 @@ fn malformed_utf8() {
 #[test]
 fn null_character() {
     assert_eq!(err(b"\x30\x05\x00\x03a\x00b"), DecodeError::NullCharacter);
-    assert_eq!(err(b"\x82\x06\x00\x01\x00\x01\x00\x00"), DecodeError::NullCharacter);
+    assert_eq!(
+        err(b"\x82\x06\x00\x01\x00\x01\x00\x00"),
+        DecodeError::NullCharacter
+    );
 }
 
 // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
 #[test]
 fn wildcards_in_topic_name() {
-    assert_eq!(err(b"\x30\x05\x00\x03a/+"), DecodeError::WildcardInTopicName);
+    assert_eq!(
+        err(b"\x30\x05\x00\x03a/+"),
+        DecodeError::WildcardInTopicName
+    );
     assert_eq!(err(b"\x30\x03\x00\x01#"), DecodeError::WildcardInTopicName);
 }
 
@@ -119,18 +150,30 @@ fn wildcards_in_topic_name() {
 #[test]
 fn misplaced_wildcards_in_filters() {
     // SUBSCRIBE "a/#/b"
-    assert_eq!(err(b"\x82\x0a\x00\x01\x00\x05a/#/b\x00"), DecodeError::InvalidWildcard);
+    assert_eq!(
+        err(b"\x82\x0a\x00\x01\x00\x05a/#/b\x00"),
+        DecodeError::InvalidWildcard
+    );
     // SUBSCRIBE "a+"
-    assert_eq!(err(b"\x82\x07\x00\x01\x00\x02a+\x00"), DecodeError::InvalidWildcard);
+    assert_eq!(
+        err(b"\x82\x07\x00\x01\x00\x02a+\x00"),
+        DecodeError::InvalidWildcard
+    );
     // UNSUBSCRIBE "a#"
-    assert_eq!(err(b"\xa2\x06\x00\x01\x00\x02a#"), DecodeError::InvalidWildcard);
+    assert_eq!(
+        err(b"\xa2\x06\x00\x01\x00\x02a#"),
+        DecodeError::InvalidWildcard
+    );
 }
 
 // [MQTT-4.7.3-1]
 #[test]
 fn empty_topics() {
     assert_eq!(err(b"\x30\x02\x00\x00"), DecodeError::EmptyTopic);
-    assert_eq!(err(b"\x82\x05\x00\x01\x00\x00\x00"), DecodeError::EmptyTopic);
+    assert_eq!(
+        err(b"\x82\x05\x00\x01\x00\x00\x00"),
+        DecodeError::EmptyTopic
+    );
     assert_eq!(err(b"\xa2\x04\x00\x01\x00\x00"), DecodeError::EmptyTopic);
 }
 
@@ -145,8 +188,14 @@ fn no_filters() {
 // [MQTT-3-8.3-4]: reserved bits of the requested QoS byte, and QoS 3.
 #[test]
 fn subscribe_options() {
-    assert_eq!(err(b"\x82\x06\x00\x01\x00\x01a\x04"), DecodeError::InvalidSubscriptionOptions);
-    assert_eq!(err(b"\x82\x06\x00\x01\x00\x01a\x03"), DecodeError::InvalidQos);
+    assert_eq!(
+        err(b"\x82\x06\x00\x01\x00\x01a\x04"),
+        DecodeError::InvalidSubscriptionOptions
+    );
+    assert_eq!(
+        err(b"\x82\x06\x00\x01\x00\x01a\x03"),
+        DecodeError::InvalidQos
+    );
 }
 
 // [MQTT-3.9.3-2]
@@ -197,18 +246,30 @@ fn connect_protocol_level() {
 // [MQTT-3.1.2-3]
 #[test]
 fn connect_reserved_flag() {
-    assert_eq!(err(&connect(0x03, b"\x00\x00")), DecodeError::ConnectReservedFlag);
+    assert_eq!(
+        err(&connect(0x03, b"\x00\x00")),
+        DecodeError::ConnectReservedFlag
+    );
 }
 
 // [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-14], [MQTT-3.1.2-15]
 #[test]
 fn connect_will_flags() {
     // Will QoS 1 without the will flag.
-    assert_eq!(err(&connect(0x0a, b"\x00\x00")), DecodeError::InvalidWillFlags);
+    assert_eq!(
+        err(&connect(0x0a, b"\x00\x00")),
+        DecodeError::InvalidWillFlags
+    );
     // Will retain without the will flag.
-    assert_eq!(err(&connect(0x22, b"\x00\x00")), DecodeError::InvalidWillFlags);
+    assert_eq!(
+        err(&connect(0x22, b"\x00\x00")),
+        DecodeError::InvalidWillFlags
+    );
     // Will QoS 3.
-    assert_eq!(err(&connect(0x1e, b"\x00\x00\x00\x01w\x00\x00")), DecodeError::InvalidQos);
+    assert_eq!(
+        err(&connect(0x1e, b"\x00\x00\x00\x01w\x00\x00")),
+        DecodeError::InvalidQos
+    );
     // A will topic with a wildcard.
     assert_eq!(
         err(&connect(0x06, b"\x00\x00\x00\x01#\x00\x00")),
@@ -219,7 +280,10 @@ fn connect_will_flags() {
 // [MQTT-3.1.2-22]
 #[test]
 fn connect_password_without_username() {
-    assert_eq!(err(&connect(0x42, b"\x00\x00\x00\x01p")), DecodeError::PasswordWithoutUsername);
+    assert_eq!(
+        err(&connect(0x42, b"\x00\x00\x00\x01p")),
+        DecodeError::PasswordWithoutUsername
+    );
 }
 
 // [MQTT-3.1.2-19], [MQTT-3.1.2-21]: a flag promises a field that is not there.
@@ -234,7 +298,10 @@ fn connect_missing_fields() {
 fn connack_flags_and_codes() {
     assert_eq!(err(b"\x20\x02\x02\x00"), DecodeError::InvalidConnackFlags);
     assert_eq!(err(b"\x20\x02\x01\x05"), DecodeError::InvalidConnackFlags);
-    assert_eq!(err(b"\x20\x02\x00\x06"), DecodeError::InvalidConnectReturnCode(6));
+    assert_eq!(
+        err(b"\x20\x02\x00\x06"),
+        DecodeError::InvalidConnectReturnCode(6)
+    );
 }
 
 #[test]
@@ -242,7 +309,10 @@ fn trailing_bytes_inside_a_packet() {
     assert_eq!(err(b"\x40\x03\x00\x01\x00"), DecodeError::TrailingBytes);
     assert_eq!(err(b"\x20\x03\x00\x00\x00"), DecodeError::TrailingBytes);
     assert_eq!(err(b"\xc0\x01\x00"), DecodeError::TrailingBytes);
-    assert_eq!(err(&connect(0x02, b"\x00\x00\x00")), DecodeError::TrailingBytes);
+    assert_eq!(
+        err(&connect(0x02, b"\x00\x00\x00")),
+        DecodeError::TrailingBytes
+    );
 }
 
 #[test]
@@ -261,9 +331,15 @@ fn encode_errors() {
         dup: true,
         ..Publish::new(TopicName::new("t").unwrap(), QosPid::AtMostOnce, &b""[..])
     };
-    assert_eq!(Packet::Publish(p).encode(&mut out), Err(EncodeError::DupWithQos0)); // [MQTT-3.3.1-2]
+    assert_eq!(
+        Packet::Publish(p).encode(&mut out),
+        Err(EncodeError::DupWithQos0)
+    ); // [MQTT-3.3.1-2]
 
-    let c = Connect { password: Some(&b"p"[..]), ..Connect::new(Str::new("c").unwrap(), 0, true) };
+    let c = Connect {
+        password: Some(&b"p"[..]),
+        ..Connect::new(Str::new("c").unwrap(), 0, true)
+    };
     assert_eq!(
         Packet::Connect(c).encode(&mut out),
         Err(EncodeError::PasswordWithoutUsername) // [MQTT-3.1.2-22]
@@ -273,22 +349,37 @@ fn encode_errors() {
         Packet::Connect(c).encode(&mut out),
         Err(EncodeError::EmptyClientIdWithoutCleanSession) // [MQTT-3.1.3-7]
     );
-    let c = Connack { session_present: true, code: ConnectReturnCode::NotAuthorized };
-    assert_eq!(Packet::<&[u8]>::Connack(c).encode(&mut out), Err(EncodeError::SessionPresentOnRefusal));
+    let c = Connack {
+        session_present: true,
+        code: ConnectReturnCode::NotAuthorized,
+    };
+    assert_eq!(
+        Packet::<&[u8]>::Connack(c).encode(&mut out),
+        Err(EncodeError::SessionPresentOnRefusal)
+    );
 
     let empty: [(TopicFilter<&[u8]>, QoS); 0] = [];
-    assert_eq!(SubscribeFilters::write_into(&empty, &mut out).unwrap_err(), EncodeError::EmptyList);
+    assert_eq!(
+        SubscribeFilters::write_into(&empty, &mut out).unwrap_err(),
+        EncodeError::EmptyList
+    );
 
     let big = vec![0u8; varint::MAX_REMAINING_LENGTH as usize];
     let p = Publish::new(TopicName::new("t").unwrap(), QosPid::AtMostOnce, &big[..]);
-    assert_eq!(Packet::Publish(p).encode(&mut out), Err(EncodeError::PacketTooLarge));
+    assert_eq!(
+        Packet::Publish(p).encode(&mut out),
+        Err(EncodeError::PacketTooLarge)
+    );
 }
 
 #[test]
 fn buffer_too_small_says_how_much_is_needed() {
     let p = Packet::<&[u8]>::Puback(PacketId::new(1).unwrap());
     let mut out = [0xeeu8; 3];
-    assert_eq!(p.encode(&mut out), Err(EncodeError::BufferTooSmall { needed: 4 }));
+    assert_eq!(
+        p.encode(&mut out),
+        Err(EncodeError::BufferTooSmall { needed: 4 })
+    );
     assert_eq!(out, [0xee; 3], "left untouched");
 }
 
@@ -299,7 +390,12 @@ fn buffer_too_small_says_how_much_is_needed() {
 fn empty_client_id_without_clean_session_decodes_but_does_not_encode() {
     let bytes = connect(0x00, b"\x00\x00");
     let (p, _) = decode(&bytes, &DecodeOptions::default()).unwrap().unwrap();
-    let Packet::Connect(c) = &p else { panic!("{p:?}") };
+    let Packet::Connect(c) = &p else {
+        panic!("{p:?}")
+    };
     assert!(c.client_id.is_empty() && !c.clean_session);
-    assert_eq!(p.encoded_len(), Err(EncodeError::EmptyClientIdWithoutCleanSession));
+    assert_eq!(
+        p.encoded_len(),
+        Err(EncodeError::EmptyClientIdWithoutCleanSession)
+    );
 }

@@ -85,7 +85,10 @@ fn connect_will_qos2_without_retain() {
 #[test]
 fn connack() {
     check(
-        Packet::Connack(Connack { session_present: true, code: ConnectReturnCode::Accepted }),
+        Packet::Connack(Connack {
+            session_present: true,
+            code: ConnectReturnCode::Accepted,
+        }),
         b"\x20\x02\x01\x00",
     );
     let codes = [
@@ -96,13 +99,23 @@ fn connack() {
         (ConnectReturnCode::NotAuthorized, 5),
     ];
     for (code, byte) in codes {
-        check(Packet::Connack(Connack { session_present: false, code }), &[0x20, 2, 0, byte]);
+        check(
+            Packet::Connack(Connack {
+                session_present: false,
+                code,
+            }),
+            &[0x20, 2, 0, byte],
+        );
     }
 }
 
 #[test]
 fn publish_qos0() {
-    let p = Publish::new(TopicName::new("a/b").unwrap(), QosPid::AtMostOnce, &b"hi"[..]);
+    let p = Publish::new(
+        TopicName::new("a/b").unwrap(),
+        QosPid::AtMostOnce,
+        &b"hi"[..],
+    );
     check(Packet::Publish(p), b"\x30\x07\x00\x03a/bhi");
 }
 
@@ -120,14 +133,22 @@ fn publish_qos1_dup_retain() {
 
 #[test]
 fn publish_qos2_empty_payload() {
-    let p = Publish::new(TopicName::new("t").unwrap(), QosPid::ExactlyOnce(pid(0x1234)), &b""[..]);
+    let p = Publish::new(
+        TopicName::new("t").unwrap(),
+        QosPid::ExactlyOnce(pid(0x1234)),
+        &b""[..],
+    );
     check(Packet::Publish(p), b"\x34\x05\x00\x01t\x12\x34");
 }
 
 #[test]
 fn publish_with_two_byte_remaining_length() {
     let payload = [0xabu8; 200];
-    let p = Publish::new(TopicName::new("t").unwrap(), QosPid::AtMostOnce, &payload[..]);
+    let p = Publish::new(
+        TopicName::new("t").unwrap(),
+        QosPid::AtMostOnce,
+        &payload[..],
+    );
     let mut expected = vec![0x30, 0xcb, 0x01, 0x00, 0x01, b't']; // 203 = 0xcb 0x01
     expected.extend_from_slice(&payload);
     check(Packet::Publish(p), &expected);
@@ -150,8 +171,14 @@ fn subscribe() {
     ];
     let mut scratch = [0u8; 32];
     let filters = SubscribeFilters::write_into(&items, &mut scratch).unwrap();
-    let s = Subscribe { packet_id: pid(1), filters };
-    check(Packet::Subscribe(s.clone()), b"\x82\x0c\x00\x01\x00\x03a/+\x01\x00\x01#\x02");
+    let s = Subscribe {
+        packet_id: pid(1),
+        filters,
+    };
+    check(
+        Packet::Subscribe(s.clone()),
+        b"\x82\x0c\x00\x01\x00\x03a/+\x01\x00\x01#\x02",
+    );
     let listed: Vec<_> = s.filters.iter().collect();
     assert_eq!(listed, items.to_vec());
 }
@@ -165,17 +192,29 @@ fn suback() {
         SubackReturnCode::Failure,
     ];
     let owned = SubackCodes::from_codes(&codes).unwrap();
-    let s = Suback { packet_id: pid(1), codes: owned.as_borrowed() };
+    let s = Suback {
+        packet_id: pid(1),
+        codes: owned.as_borrowed(),
+    };
     check(Packet::Suback(s), b"\x90\x06\x00\x01\x00\x01\x02\x80");
     assert_eq!(owned.iter().collect::<Vec<_>>(), codes.to_vec());
 }
 
 #[test]
 fn unsubscribe() {
-    let items = [TopicFilter::new("a/b").unwrap(), TopicFilter::new("c/#").unwrap()];
+    let items = [
+        TopicFilter::new("a/b").unwrap(),
+        TopicFilter::new("c/#").unwrap(),
+    ];
     let owned: UnsubscribeFilters<Bytes> = UnsubscribeFilters::from_items(&items).unwrap();
-    let u = Unsubscribe { packet_id: pid(2), filters: owned.as_borrowed() };
-    check(Packet::Unsubscribe(u), b"\xa2\x0c\x00\x02\x00\x03a/b\x00\x03c/#");
+    let u = Unsubscribe {
+        packet_id: pid(2),
+        filters: owned.as_borrowed(),
+    };
+    check(
+        Packet::Unsubscribe(u),
+        b"\xa2\x0c\x00\x02\x00\x03a/b\x00\x03c/#",
+    );
 }
 
 #[test]

@@ -53,7 +53,10 @@ impl Connack {
         if flags & !1 != 0 || (flags == 1 && code != ConnectReturnCode::Accepted) {
             return Err(DecodeError::InvalidConnackFlags);
         }
-        Ok(Connack { session_present: flags == 1, code })
+        Ok(Connack {
+            session_present: flags == 1,
+            code,
+        })
     }
 
     pub(crate) fn check(&self) -> Result<(), EncodeError> {

@@ -101,10 +101,26 @@ impl<S: Storage> Connect<S> {
         } else {
             None
         };
-        let username = if flags & USERNAME != 0 { Some(r.string()?) } else { None };
-        let password = if flags & PASSWORD != 0 { Some(r.binary()?) } else { None };
+        let username = if flags & USERNAME != 0 {
+            Some(r.string()?)
+        } else {
+            None
+        };
+        let password = if flags & PASSWORD != 0 {
+            Some(r.binary()?)
+        } else {
+            None
+        };
         r.finish()?;
-        Ok(Connect { protocol, clean_session: flags & CLEAN_SESSION != 0, keep_alive, client_id, will, username, password })
+        Ok(Connect {
+            protocol,
+            clean_session: flags & CLEAN_SESSION != 0,
+            keep_alive,
+            client_id,
+            will,
+            username,
+            password,
+        })
     }
 
     pub(crate) fn body_len(&self) -> Result<usize, EncodeError> {

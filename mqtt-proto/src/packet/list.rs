@@ -47,12 +47,18 @@ impl<S: Storage, K: ListKind> List<S, K> {
         while inner.remaining() > 0 {
             K::read(&mut inner)?;
         }
-        Ok(List { wire, kind: PhantomData })
+        Ok(List {
+            wire,
+            kind: PhantomData,
+        })
     }
 
     /// The entries.
     pub fn iter(&self) -> Iter<'_, S, K> {
-        Iter { reader: Reader::new(&self.wire, 0), kind: PhantomData }
+        Iter {
+            reader: Reader::new(&self.wire, 0),
+            kind: PhantomData,
+        }
     }
 
     /// Number of entries (walks the list).
@@ -72,7 +78,10 @@ impl<S: Storage, K: ListKind> List<S, K> {
 
     /// A borrowed view of the same list.
     pub fn as_borrowed(&self) -> List<&[u8], K> {
-        List { wire: self.wire.as_ref(), kind: PhantomData }
+        List {
+            wire: self.wire.as_ref(),
+            kind: PhantomData,
+        }
     }
 
     pub(crate) fn wire_len(&self) -> usize {
@@ -85,7 +94,10 @@ impl<S: Storage, K: ListKind> List<S, K> {
 
     #[cfg_attr(not(feature = "bytes"), allow(dead_code))] // for owned copies
     pub(crate) fn trusted(wire: S) -> Self {
-        List { wire, kind: PhantomData }
+        List {
+            wire,
+            kind: PhantomData,
+        }
     }
 }
 
@@ -123,7 +135,10 @@ impl<'b, K: ListKind> List<&'b [u8], K> {
             K::write(item, &mut sink);
         }
         let SliceSink { buf, .. } = sink;
-        Ok(List { wire: &buf[..needed], kind: PhantomData })
+        Ok(List {
+            wire: &buf[..needed],
+            kind: PhantomData,
+        })
     }
 }
 
@@ -142,7 +157,10 @@ impl<K: ListKind> List<bytes::Bytes, K> {
         for item in items {
             K::write(item, &mut sink);
         }
-        Ok(List { wire: buf.freeze(), kind: PhantomData })
+        Ok(List {
+            wire: buf.freeze(),
+            kind: PhantomData,
+        })
     }
 }
 

@@ -95,10 +95,7 @@ pub type Decoded<'a> = (Packet<&'a [u8]>, usize);
 /// assert!(matches!(packet, Packet::Puback(id) if id.get() == 7));
 /// assert_eq!(decode(&bytes[used..], &opts), Ok(None));
 /// ```
-pub fn decode<'a>(
-    buf: &'a [u8],
-    opts: &DecodeOptions,
-) -> Result<Option<Decoded<'a>>, DecodeError> {
+pub fn decode<'a>(buf: &'a [u8], opts: &DecodeOptions) -> Result<Option<Decoded<'a>>, DecodeError> {
     let Some(header) = FixedHeader::decode(buf, opts)? else {
         return Ok(None);
     };
@@ -124,9 +121,7 @@ impl<S: Storage> Packet<S> {
         let packet = match header.packet_type {
             PacketType::Connect => return Connect::read(&mut r).map(Packet::Connect),
             PacketType::Connack => return Connack::read(&mut r).map(Packet::Connack),
-            PacketType::Publish => {
-                return Publish::read(header.flags, &mut r).map(Packet::Publish)
-            }
+            PacketType::Publish => return Publish::read(header.flags, &mut r).map(Packet::Publish),
             PacketType::Subscribe => Packet::Subscribe(Subscribe {
                 packet_id: r.packet_id()?,
                 filters: List::read(&mut r)?,
@@ -291,9 +286,10 @@ impl<S: Storage> Packet<S> {
                 packet_id: s.packet_id,
                 filters: s.filters.as_borrowed(),
             }),
-            Packet::Suback(s) => {
-                Packet::Suback(Suback { packet_id: s.packet_id, codes: s.codes.as_borrowed() })
-            }
+            Packet::Suback(s) => Packet::Suback(Suback {
+                packet_id: s.packet_id,
+                codes: s.codes.as_borrowed(),
+            }),
             Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
                 packet_id: u.packet_id,
                 filters: u.filters.as_borrowed(),
@@ -337,7 +333,11 @@ impl<S: Storage> Publish<S> {
             return Err(EncodeError::PacketTooLarge);
         }
         let mut sink = crate::wire::BufSink(out);
-        write_fixed_header(&mut sink, (PacketType::Publish as u8) << 4 | self.flags(), body);
+        write_fixed_header(
+            &mut sink,
+            (PacketType::Publish as u8) << 4 | self.flags(),
+            body,
+        );
         self.write_head(&mut sink);
         Ok(())
     }

@@ -28,7 +28,13 @@ const RETAIN: u8 = 0b0001;
 impl<S: Storage> Publish<S> {
     /// A first-attempt PUBLISH (DUP clear, retain off).
     pub fn new(topic: TopicName<S>, qos_pid: QosPid, payload: S) -> Self {
-        Publish { dup: false, qos_pid, retain: false, topic, payload }
+        Publish {
+            dup: false,
+            qos_pid,
+            retain: false,
+            topic,
+            payload,
+        }
     }
 
     /// The QoS level.
@@ -50,7 +56,13 @@ impl<S: Storage> Publish<S> {
             QoS::ExactlyOnce => QosPid::ExactlyOnce(r.packet_id()?),
         };
         let payload = r.rest();
-        Ok(Publish { dup, qos_pid, retain, topic, payload })
+        Ok(Publish {
+            dup,
+            qos_pid,
+            retain,
+            topic,
+            payload,
+        })
     }
 
     pub(crate) fn flags(&self) -> u8 {
@@ -66,7 +78,12 @@ impl<S: Storage> Publish<S> {
 
     /// Length of everything but the payload in the body.
     pub(crate) fn head_len(&self) -> usize {
-        2 + self.topic.as_bytes().len() + if self.qos_pid.packet_id().is_some() { 2 } else { 0 }
+        2 + self.topic.as_bytes().len()
+            + if self.qos_pid.packet_id().is_some() {
+                2
+            } else {
+                0
+            }
     }
 
     pub(crate) fn body_len(&self) -> Result<usize, EncodeError> {

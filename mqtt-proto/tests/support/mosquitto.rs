@@ -13,7 +13,11 @@ pub struct Mosquitto {
 }
 
 fn binary() -> PathBuf {
-    let candidates = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"];
+    let candidates = [
+        "/usr/sbin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+    ];
     if let Some(found) = candidates.iter().map(Path::new).find(|p| p.exists()) {
         return found.to_path_buf();
     }
@@ -29,7 +33,11 @@ fn binary() -> PathBuf {
 impl Mosquitto {
     /// Starts mosquitto listening on 127.0.0.1 only.
     pub fn start() -> Mosquitto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = std::env::temp_dir().join(format!("mqtt-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("mosquitto.conf");
@@ -49,7 +57,11 @@ impl Mosquitto {
         let broker = Mosquitto { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(broker.addr()).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start: {}", broker.log());
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start: {}",
+                broker.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         broker
