@@ -1,0 +1,387 @@
+//! B. Inputs from the transport: bytes and closure; what each broker packet does.
+
+use alloc::vec::Vec;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_proto::{
+    decode_buf, Connack, ConnectReturnCode, DecodeOptions, Packet, PacketId, PacketType, Publish,
+    QosPid, Suback, SubackReturnCode, SubscribeFilters,
+};
+
+use crate::session::{Inbound, Op, OpKind, Stage, State};
+use crate::{DisconnectReason, Event, Incoming, Instant, Outcome, ProtocolError, Session};
+
+impl Session {
+    /// Feeds bytes read from the transport. Every whole packet at the front of `buf`
+    /// is consumed; a partial packet stays for the next call. Incoming payloads are
+    /// views of `buf`'s memory, never copies.
+    ///
+    /// A malformed or oversized packet, or a protocol violation, ends the connection
+    /// (an [`Event::Disconnected`] with [`DisconnectReason::Protocol`]); the caller then
+    /// closes the transport.
+    pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
+        self.tick(now);
+        let opts = DecodeOptions::with_max_packet_size(self.config.max_packet_size);
+        while self.state != State::Disconnected {
+            let before = buf.len();
+            match decode_buf(buf, &opts) {
+                Ok(Some(packet)) => {
+                    self.stats.packets_received += 1;
+                    self.stats.bytes_received += (before - buf.len()) as u64;
+                    self.last_received = self.now;
+                    if let Err(e) = self.on_packet(packet) {
+                        self.close(DisconnectReason::Protocol(e));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => self.close(DisconnectReason::Protocol(ProtocolError::Decode(e))),
+            }
+        }
+    }
+
+    /// The transport closed or failed. Unacknowledged work is kept for the next
+    /// [`Session::connect`].
+    pub fn handle_transport_closed(&mut self, now: Instant) {
+        self.tick(now);
+        self.close(DisconnectReason::TransportClosed);
+    }
+
+    fn on_packet(&mut self, packet: Packet<Bytes>) -> Result<(), ProtocolError> {
+        if self.state == State::Connecting {
+            // [MQTT-3.2.0-1]: the first packet from the server is CONNACK.
+            return match packet {
+                Packet::Connack(c) => self.on_connack(c),
+                other => Err(ProtocolError::UnexpectedPacket(other.packet_type())),
+            };
+        }
+        match packet {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::Puback(id) => self.on_ack(PacketType::Puback, id),
+            Packet::Pubrec(id) => self.on_pubrec(id),
+            Packet::Pubrel(id) => self.on_pubrel(id),
+            Packet::Pubcomp(id) => self.on_ack(PacketType::Pubcomp, id),
+            Packet::Suback(s) => self.on_suback(s),
+            Packet::Unsuback(id) => self.on_unsuback(id),
+            Packet::Pingresp => {
+                self.ping_deadline = None;
+                Ok(())
+            }
+            // A second CONNACK, or packets only a client sends.
+            other => Err(ProtocolError::UnexpectedPacket(other.packet_type())),
+        }
+    }
+
+    fn on_connack(&mut self, c: Connack) -> Result<(), ProtocolError> {
+        if c.code != ConnectReturnCode::Accepted {
+            self.close(DisconnectReason::Refused(c.code));
+            return Ok(());
+        }
+        if c.session_present && self.config.clean_session {
+            return Err(ProtocolError::SessionPresentOnCleanSession); // [MQTT-3.2.2-1]
+        }
+        self.state = State::Connected;
+        self.stats.connects += 1;
+        if !c.session_present {
+            self.session_lost();
+        }
+        self.events.push_back(Event::Connected {
+            session_present: c.session_present,
+        });
+        self.resend(c.session_present);
+        self.pump();
+        Ok(())
+    }
+
+    /// The broker holds no session: what it had of ours is gone. Incoming QoS 2 ids
+    /// are forgotten; unacknowledged publishes are published again as new (or fail);
+    /// subscriptions are made again.
+    fn session_lost(&mut self) {
+        let had_state =
+            !self.ops.is_empty() || !self.inbound_qos2.is_empty() || !self.subscriptions.is_empty();
+        self.inbound_qos2.clear();
+        let (mut republished, mut failed) = (0, 0);
+        for id in self.ops_in_order() {
+            let Some((_, op)) = self.ops.get_mut(&id) else {
+                continue;
+            };
+            match &mut op.kind {
+                OpKind::Publish {
+                    stage: Stage::AwaitComp,
+                    ..
+                } => {
+                    // PUBREC came: the broker owned the message from then on.
+                    let op = op.op;
+                    self.remove_op(id);
+                    self.events.push_back(Event::Completed {
+                        op,
+                        outcome: Outcome::Acknowledged,
+                    });
+                }
+                OpKind::Publish { .. } if !self.config.republish_on_session_loss => {
+                    let op = op.op;
+                    self.remove_op(id);
+                    failed += 1;
+                    self.events.push_back(Event::Completed {
+                        op,
+                        outcome: Outcome::SessionLost,
+                    });
+                }
+                // Sent again below as a new message (DUP clear), same identifier.
+                OpKind::Publish { .. } => republished += 1,
+                OpKind::Subscribe { .. } | OpKind::Unsubscribe { .. } => {}
+            }
+        }
+        let mut resubscribed = 0;
+        if self.config.resubscribe_on_session_loss && !self.subscriptions.is_empty() {
+            let items: Vec<_> = self
+                .subscriptions
+                .iter()
+                .map(|(f, q)| (f.clone(), *q))
+                .collect();
+            resubscribed = items.len();
+            if let (Ok(filters), Some(pid)) =
+                (SubscribeFilters::from_items(&items), self.alloc_packet_id())
+            {
+                let op = self.new_op();
+                // Goes first: messages published after it may loop back to us.
+                self.insert_op_first(
+                    pid,
+                    Op {
+                        op,
+                        kind: OpKind::Subscribe {
+                            filters,
+                            internal: true,
+                        },
+                    },
+                );
+            }
+        }
+        if had_state && !self.config.clean_session {
+            self.events.push_back(Event::SessionLost {
+                republished,
+                failed,
+                resubscribed,
+            });
+        }
+    }
+
+    /// Sends again, in original order, what awaits acknowledgement [MQTT-4.4.0-1]:
+    /// PUBLISH (DUP set if the broker kept the session [MQTT-3.3.1-1]), PUBREL, and
+    /// SUBSCRIBE / UNSUBSCRIBE.
+    fn resend(&mut self, session_present: bool) {
+        for id in self.ops_in_order() {
+            let Some((_, op)) = self.ops.get(&id) else {
+                continue;
+            };
+            let Some(pid) = PacketId::new(id) else {
+                continue;
+            };
+            match &op.kind {
+                OpKind::Publish {
+                    publish,
+                    stage: Stage::AwaitAck,
+                } => {
+                    let mut p = publish.clone();
+                    p.dup = session_present;
+                    self.send(Packet::Publish(p));
+                    self.stats.resends += 1;
+                }
+                OpKind::Publish {
+                    stage: Stage::AwaitComp,
+                    ..
+                } => {
+                    self.send(Packet::Pubrel(pid));
+                    self.stats.resends += 1;
+                }
+                OpKind::Subscribe { filters, .. } => {
+                    let filters = filters.clone();
+                    self.send_subscribe(pid, &filters);
+                }
+                OpKind::Unsubscribe { filters } => {
+                    let filters = filters.clone();
+                    self.send_unsubscribe(pid, &filters);
+                }
+            }
+        }
+    }
+
+    fn on_publish(&mut self, publish: Publish<Bytes>) -> Result<(), ProtocolError> {
+        self.stats.publishes_received += 1;
+        match publish.qos_pid {
+            QosPid::AtMostOnce => {
+                self.events.push_back(Event::Message(Incoming {
+                    publish,
+                    delivery: None,
+                }));
+            }
+            QosPid::AtLeastOnce(id) => {
+                let delivery = self.delivery(id, publish.qos());
+                if delivery.is_some() {
+                    self.unacked_qos1.insert(id.get());
+                } else {
+                    self.send(Packet::Puback(id));
+                }
+                self.events
+                    .push_back(Event::Message(Incoming { publish, delivery }));
+            }
+            // [MQTT-4.3.3-2]: deliver once; the id stays reserved until PUBREL, and a
+            // re-sent PUBLISH with it is answered, not delivered again.
+            QosPid::ExactlyOnce(id) => match self.inbound_qos2.get(&id.get()) {
+                None => {
+                    let delivery = self.delivery(id, publish.qos());
+                    if delivery.is_some() {
+                        self.inbound_qos2.insert(id.get(), Inbound::AwaitingAppAck);
+                    } else {
+                        self.inbound_qos2.insert(id.get(), Inbound::RecSent);
+                        self.send(Packet::Pubrec(id));
+                    }
+                    self.events
+                        .push_back(Event::Message(Incoming { publish, delivery }));
+                }
+                Some(Inbound::RecSent) => self.send(Packet::Pubrec(id)),
+                Some(Inbound::AwaitingAppAck) => {} // PUBREC goes when the app acks
+            },
+        }
+        Ok(())
+    }
+
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the flow is complete.
+    fn on_ack(&mut self, packet_type: PacketType, id: PacketId) -> Result<(), ProtocolError> {
+        let expected = match self.ops.get(&id.get()) {
+            Some((
+                _,
+                Op {
+                    kind: OpKind::Publish { publish, stage },
+                    ..
+                },
+            )) => match packet_type {
+                PacketType::Puback => matches!(publish.qos_pid, QosPid::AtLeastOnce(_)),
+                _ => *stage == Stage::AwaitComp,
+            },
+            _ => false,
+        };
+        if !expected {
+            return Err(ProtocolError::UnknownPacketId {
+                packet_type,
+                packet_id: id.get(),
+            });
+        }
+        if let Some(op) = self.remove_op(id.get()) {
+            self.events.push_back(Event::Completed {
+                op: op.op,
+                outcome: Outcome::Acknowledged,
+            });
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// PUBREC: the broker has the message; release it. The PUBLISH is never sent
+    /// again after this, only PUBREL [MQTT-4.3.3-1].
+    fn on_pubrec(&mut self, id: PacketId) -> Result<(), ProtocolError> {
+        match self.ops.get_mut(&id.get()) {
+            Some((
+                _,
+                Op {
+                    kind: OpKind::Publish { publish, stage },
+                    ..
+                },
+            )) if matches!(publish.qos_pid, QosPid::ExactlyOnce(_)) => {
+                // A repeated PUBREC (after a resend) is answered again.
+                *stage = Stage::AwaitComp;
+                // Keep the payload no longer than needed.
+                publish.payload = Bytes::new();
+                self.send(Packet::Pubrel(id));
+                Ok(())
+            }
+            _ => Err(ProtocolError::UnknownPacketId {
+                packet_type: PacketType::Pubrec,
+                packet_id: id.get(),
+            }),
+        }
+    }
+
+    /// PUBREL: forget the id and complete with PUBCOMP, also for an unknown id (its
+    /// PUBCOMP may have been lost) [MQTT-4.3.3-2].
+    fn on_pubrel(&mut self, id: PacketId) -> Result<(), ProtocolError> {
+        if self.inbound_qos2.get(&id.get()) == Some(&Inbound::AwaitingAppAck) {
+            return Err(ProtocolError::PubrelBeforePubrec(id.get()));
+        }
+        self.inbound_qos2.remove(&id.get());
+        self.send(Packet::Pubcomp(id));
+        Ok(())
+    }
+
+    fn on_suback(&mut self, s: Suback<Bytes>) -> Result<(), ProtocolError> {
+        let id = s.packet_id.get();
+        let Some((
+            _,
+            Op {
+                kind: OpKind::Subscribe { filters, .. },
+                ..
+            },
+        )) = self.ops.get(&id)
+        else {
+            return Err(ProtocolError::UnknownPacketId {
+                packet_type: PacketType::Suback,
+                packet_id: id,
+            });
+        };
+        let (expected, got) = (filters.len(), s.codes.len());
+        if expected != got {
+            return Err(ProtocolError::SubackCountMismatch { expected, got }); // [MQTT-3.8.4-5]
+        }
+        let granted: Vec<_> = filters.iter().zip(s.codes.iter()).collect();
+        for ((filter, _), code) in granted {
+            match code {
+                SubackReturnCode::Success(q) => {
+                    self.subscriptions.insert(filter, q);
+                }
+                SubackReturnCode::Failure => {
+                    self.subscriptions.remove(&filter);
+                }
+            }
+        }
+        if let Some(Op {
+            op,
+            kind: OpKind::Subscribe { internal, .. },
+        }) = self.remove_op(id)
+        {
+            if !internal {
+                self.events.push_back(Event::Completed {
+                    op,
+                    outcome: Outcome::Subscribed(s.codes),
+                });
+            }
+        }
+        self.pump();
+        Ok(())
+    }
+
+    fn on_unsuback(&mut self, id: PacketId) -> Result<(), ProtocolError> {
+        let Some((
+            _,
+            Op {
+                kind: OpKind::Unsubscribe { filters },
+                ..
+            },
+        )) = self.ops.get(&id.get())
+        else {
+            return Err(ProtocolError::UnknownPacketId {
+                packet_type: PacketType::Unsuback,
+                packet_id: id.get(),
+            });
+        };
+        for filter in filters.iter() {
+            self.subscriptions.remove(&filter);
+        }
+        if let Some(op) = self.remove_op(id.get()) {
+            self.events.push_back(Event::Completed {
+                op: op.op,
+                outcome: Outcome::Unsubscribed,
+            });
+        }
+        self.pump();
+        Ok(())
+    }
+}

@@ -1,0 +1,368 @@
+//! The session: its state, getters and outputs. Inputs and commands live in
+//! `inbound.rs`, `commands.rs` and `timers.rs`.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_proto::{
+    Packet, PacketId, Publish, QoS, SubscribeFilters, TopicFilter, UnsubscribeFilters,
+};
+
+use crate::{Config, DisconnectReason, Event, Instant, Message, OpId, Outcome};
+
+/// Connection state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No connection; commands queue until [`Session::connect`].
+    Disconnected,
+    /// CONNECT sent, waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted; packets flow.
+    Connected,
+}
+
+/// Counters and gauges, for status and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Accepted connections (CONNACK 0) so far.
+    pub connects: u64,
+    /// Packets decoded from the broker.
+    pub packets_received: u64,
+    /// Bytes of those packets.
+    pub bytes_received: u64,
+    /// Bytes handed out by `poll_transmit`.
+    pub bytes_sent: u64,
+    /// PUBLISH packets handed out (resends included).
+    pub publishes_sent: u64,
+    /// PUBLISH packets received.
+    pub publishes_received: u64,
+    /// PUBLISH and PUBREL packets re-sent on session resumption.
+    pub resends: u64,
+    /// Outgoing QoS 1/2 publishes awaiting acknowledgement.
+    pub inflight: usize,
+    /// Commands waiting to be sent.
+    pub queued: usize,
+    /// Incoming QoS 2 packet identifiers awaiting PUBREL.
+    pub inbound_qos2: usize,
+}
+
+/// Bytes to write to the transport, in order: `head`, then `payload`.
+///
+/// `head` holds whole control packets and at most one PUBLISH header; `payload` is
+/// that PUBLISH's payload, the application's own `Bytes`, never copied. Write both
+/// with one vectored write (and batch several transmits into it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Transmit {
+    /// Encoded packets, ending with a PUBLISH header when `payload` is not empty.
+    pub head: Bytes,
+    /// The payload of the PUBLISH whose header ends `head`; often empty.
+    pub payload: Bytes,
+}
+
+impl Transmit {
+    /// Total bytes.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.payload.len()
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where an outgoing QoS 1/2 publish stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    AwaitAck,
+    /// PUBREC received, PUBREL sent; waiting for PUBCOMP. Never re-sent as PUBLISH.
+    AwaitComp,
+}
+
+/// An operation holding a packet identifier.
+#[derive(Debug, Clone)]
+pub(crate) struct Op {
+    pub(crate) op: OpId,
+    pub(crate) kind: OpKind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum OpKind {
+    Publish {
+        publish: Publish<Bytes>,
+        stage: Stage,
+    },
+    /// `internal`: a resubscription the session made itself (not reported).
+    Subscribe {
+        filters: SubscribeFilters<Bytes>,
+        internal: bool,
+    },
+    Unsubscribe {
+        filters: UnsubscribeFilters<Bytes>,
+    },
+}
+
+/// A command not yet sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub(crate) op: OpId,
+    pub(crate) kind: PendingKind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum PendingKind {
+    Publish(Message),
+    Subscribe(SubscribeFilters<Bytes>),
+    Unsubscribe(UnsubscribeFilters<Bytes>),
+}
+
+/// A packet waiting in the send queue; encoded lazily by `poll_transmit`, so nothing
+/// unsent is lost when the connection drops.
+#[derive(Debug, Clone)]
+pub(crate) struct SendItem {
+    pub(crate) packet: Packet<Bytes>,
+    /// A QoS 0 publish completes when it is handed out.
+    pub(crate) qos0_op: Option<OpId>,
+}
+
+/// Incoming QoS 2 message state, per packet identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inbound {
+    /// Delivered; the application has not acked yet (manual acks).
+    AwaitingAppAck,
+    /// PUBREC sent; waiting for PUBREL.
+    RecSent,
+}
+
+/// Most bytes gathered into one transmit's head before it is handed out.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// The MQTT 3.1.1 client protocol, as a state machine without I/O.
+///
+/// See the [crate documentation](crate) for the run loop and the poll order.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) config: Config,
+    pub(crate) state: State,
+    pub(crate) now: Instant,
+    /// Counts connects, so acks of an older connection's deliveries are recognised.
+    pub(crate) epoch: u32,
+    pub(crate) next_op: u64,
+    pub(crate) next_seq: u64,
+    pub(crate) next_packet_id: u16,
+    /// Operations holding a packet identifier, by identifier.
+    pub(crate) ops: BTreeMap<u16, (u64, Op)>,
+    pub(crate) inflight_publishes: usize,
+    pub(crate) pending: VecDeque<Pending>,
+    pub(crate) sendq: VecDeque<SendItem>,
+    pub(crate) out: BytesMut,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) inbound_qos2: BTreeMap<u16, Inbound>,
+    /// Manual acks: incoming QoS 1 identifiers delivered but not acked.
+    pub(crate) unacked_qos1: BTreeSet<u16>,
+    /// Granted subscriptions, for resubscribing after a lost session.
+    pub(crate) subscriptions: BTreeMap<TopicFilter<Bytes>, QoS>,
+    pub(crate) connect_deadline: Instant,
+    pub(crate) last_sent: Instant,
+    pub(crate) last_received: Instant,
+    pub(crate) ping_deadline: Option<Instant>,
+    pub(crate) stats: Stats,
+}
+
+impl Session {
+    /// A disconnected session; call [`Session::connect`] once a transport is open.
+    pub fn new(config: Config) -> Session {
+        Session {
+            config,
+            state: State::Disconnected,
+            now: Instant::default(),
+            epoch: 0,
+            next_op: 1,
+            // Room below for operations that must go first (`insert_op_first`).
+            next_seq: 1 << 40,
+            next_packet_id: 1,
+            ops: BTreeMap::new(),
+            inflight_publishes: 0,
+            pending: VecDeque::new(),
+            sendq: VecDeque::new(),
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            inbound_qos2: BTreeMap::new(),
+            unacked_qos1: BTreeSet::new(),
+            subscriptions: BTreeMap::new(),
+            connect_deadline: Instant::default(),
+            last_sent: Instant::default(),
+            last_received: Instant::default(),
+            ping_deadline: None,
+            stats: Stats::default(),
+        }
+    }
+
+    // A. Getters.
+
+    /// The connection state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Counters, and the current in-flight and queue sizes.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            inflight: self.inflight_publishes,
+            queued: self.pending.len(),
+            inbound_qos2: self.inbound_qos2.len(),
+            ..self.stats
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Subscriptions the broker has granted, with their QoS.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&TopicFilter<Bytes>, QoS)> {
+        self.subscriptions.iter().map(|(f, q)| (f, *q))
+    }
+
+    // D. Outputs: drain all three after every input or command.
+
+    /// The next bytes to write to the transport, or `None` when there are none.
+    ///
+    /// Consecutive control packets are gathered into one `head`; a PUBLISH payload is
+    /// handed out as its own `Bytes` (never copied).
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let mut payload = Bytes::new();
+        while let Some(item) = self.sendq.pop_front() {
+            if let Packet::Publish(p) = &item.packet {
+                // Encoding cannot fail: sizes were checked when the command was taken.
+                let _ = p.encode_header(&mut self.out);
+                payload = p.payload.clone();
+                self.stats.publishes_sent += 1;
+            } else {
+                let _ = item.packet.encode_to(&mut self.out);
+            }
+            if let Some(op) = item.qos0_op {
+                self.events.push_back(Event::Completed {
+                    op,
+                    outcome: Outcome::Sent,
+                });
+            }
+            if !payload.is_empty() || self.out.len() >= MAX_HEAD {
+                break;
+            }
+        }
+        if self.out.is_empty() && payload.is_empty() {
+            return None;
+        }
+        let head = self.out.split().freeze();
+        self.last_sent = self.now;
+        self.stats.bytes_sent += (head.len() + payload.len()) as u64;
+        Some(Transmit { head, payload })
+    }
+
+    /// The next event for the application, or `None`.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // Internal helpers shared by the input and command files.
+
+    pub(crate) fn send(&mut self, packet: Packet<Bytes>) {
+        self.sendq.push_back(SendItem {
+            packet,
+            qos0_op: None,
+        });
+    }
+
+    pub(crate) fn new_op(&mut self) -> OpId {
+        let op = OpId(self.next_op);
+        self.next_op += 1;
+        op
+    }
+
+    /// Ends the connection: unsent QoS 0 publishes go back to the queue (in order),
+    /// everything else unsent is dropped (it is re-created on resumption).
+    pub(crate) fn close(&mut self, reason: DisconnectReason) {
+        if self.state == State::Disconnected {
+            return;
+        }
+        self.state = State::Disconnected;
+        while let Some(item) = self.sendq.pop_back() {
+            if let (Some(op), Packet::Publish(p)) = (item.qos0_op, item.packet) {
+                let message = Message {
+                    topic: p.topic,
+                    payload: p.payload,
+                    qos: QoS::AtMostOnce,
+                    retain: p.retain,
+                };
+                self.pending.push_front(Pending {
+                    op,
+                    kind: PendingKind::Publish(message),
+                });
+            }
+        }
+        self.out.clear();
+        self.ping_deadline = None;
+        self.events.push_back(Event::Disconnected { reason });
+    }
+
+    /// A free packet identifier: non-zero and not used by any operation in flight
+    /// [MQTT-2.3.1-2]. `None` when all 65,535 are taken.
+    pub(crate) fn alloc_packet_id(&mut self) -> Option<PacketId> {
+        if self.ops.len() >= u16::MAX as usize {
+            return None;
+        }
+        loop {
+            let id = PacketId::new(self.next_packet_id);
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            if let Some(id) = id.filter(|id| !self.ops.contains_key(&id.get())) {
+                return Some(id);
+            }
+        }
+    }
+
+    pub(crate) fn insert_op(&mut self, packet_id: PacketId, op: Op) {
+        let packet_id = packet_id.get();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if matches!(op.kind, OpKind::Publish { .. }) {
+            self.inflight_publishes += 1;
+        }
+        self.ops.insert(packet_id, (seq, op));
+    }
+
+    /// Inserts an operation that is to be sent before every other one in flight.
+    pub(crate) fn insert_op_first(&mut self, packet_id: PacketId, op: Op) {
+        let first = self
+            .ops
+            .values()
+            .map(|(seq, _)| *seq)
+            .min()
+            .unwrap_or(self.next_seq);
+        self.insert_op(packet_id, op);
+        if let Some((seq, _)) = self.ops.get_mut(&packet_id.get()) {
+            *seq = first.saturating_sub(1);
+        }
+    }
+
+    pub(crate) fn remove_op(&mut self, packet_id: u16) -> Option<Op> {
+        let (_, op) = self.ops.remove(&packet_id)?;
+        if matches!(op.kind, OpKind::Publish { .. }) {
+            self.inflight_publishes -= 1;
+        }
+        Some(op)
+    }
+
+    /// Operations in the order they were first sent.
+    pub(crate) fn ops_in_order(&self) -> Vec<u16> {
+        let mut ids: Vec<(u64, u16)> = self.ops.iter().map(|(id, (seq, _))| (*seq, *id)).collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+}
