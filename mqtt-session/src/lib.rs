@@ -10,6 +10,7 @@ mod error;
 mod event;
 mod inbound;
 mod session;
+mod state;
 mod time;
 mod timers;
 
@@ -22,6 +23,7 @@ pub use event::{
     DeliveryId, DisconnectReason, Event, Incoming, Message, OpId, Outcome, ProtocolError,
 };
 pub use session::{Session, State, Stats, Transmit};
+pub use state::{SessionState, StoredCommand, StoredOp};
 pub use time::Instant;
 
 pub use mqtt_proto as proto;

@@ -1,0 +1,179 @@
+//! Durable state: what a store keeps so a session survives a process restart.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+use mqtt_proto::{
+    PacketId, Publish, QoS, QosPid, SubscribeFilters, TopicFilter, UnsubscribeFilters,
+};
+
+use crate::session::{Inbound, Op, OpKind, Pending, PendingKind, Stage};
+use crate::{Config, Message, OpId, Session};
+
+/// Everything of a session that must outlive the process for QoS 1 and 2 to keep
+/// their promises: outgoing operations in flight (with their packet identifiers and
+/// stage), commands not yet sent, incoming QoS 2 identifiers awaiting PUBREL, and
+/// granted subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    /// Operations holding a packet identifier, in the order they were first sent.
+    pub inflight: Vec<StoredOp>,
+    /// Commands not yet sent, in order.
+    pub queued: Vec<StoredCommand>,
+    /// Incoming QoS 2 identifiers awaiting PUBREL, with whether PUBREC was sent
+    /// (false: the application has not acked yet, manual acks).
+    pub inbound_qos2: Vec<(PacketId, bool)>,
+    /// Granted subscriptions.
+    pub subscriptions: Vec<(TopicFilter<Bytes>, QoS)>,
+    /// Where packet identifier allocation continues.
+    pub next_packet_id: u16,
+}
+
+/// An operation in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOp {
+    /// Its packet identifier.
+    pub packet_id: PacketId,
+    /// What it is.
+    pub command: StoredCommand,
+    /// For a QoS 2 publish: PUBREC received, so only PUBREL is ever sent again.
+    pub released: bool,
+}
+
+/// A command, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredCommand {
+    /// A publish (its payload is empty once released).
+    Publish(Message),
+    /// A subscribe.
+    Subscribe(SubscribeFilters<Bytes>),
+    /// An unsubscribe.
+    Unsubscribe(UnsubscribeFilters<Bytes>),
+}
+
+impl Session {
+    /// A copy of the durable state, for a store to keep.
+    pub fn export_state(&self) -> SessionState {
+        let inflight = self
+            .ops_in_order()
+            .into_iter()
+            .filter_map(|id| {
+                let (_, op) = self.ops.get(&id)?;
+                let packet_id = PacketId::new(id)?;
+                let (command, released) = match &op.kind {
+                    OpKind::Publish { publish, stage } => (
+                        StoredCommand::Publish(Message {
+                            topic: publish.topic.clone(),
+                            payload: publish.payload.clone(),
+                            qos: publish.qos(),
+                            retain: publish.retain,
+                        }),
+                        *stage == Stage::AwaitComp,
+                    ),
+                    OpKind::Subscribe { filters, .. } => {
+                        (StoredCommand::Subscribe(filters.clone()), false)
+                    }
+                    OpKind::Unsubscribe { filters } => {
+                        (StoredCommand::Unsubscribe(filters.clone()), false)
+                    }
+                };
+                Some(StoredOp {
+                    packet_id,
+                    command,
+                    released,
+                })
+            })
+            .collect();
+        let queued = self
+            .pending
+            .iter()
+            .map(|p| match &p.kind {
+                PendingKind::Publish(m) => StoredCommand::Publish(m.clone()),
+                PendingKind::Subscribe(f) => StoredCommand::Subscribe(f.clone()),
+                PendingKind::Unsubscribe(f) => StoredCommand::Unsubscribe(f.clone()),
+            })
+            .collect();
+        let inbound_qos2 = self
+            .inbound_qos2
+            .iter()
+            .filter_map(|(id, st)| Some((PacketId::new(*id)?, *st == Inbound::RecSent)))
+            .collect();
+        SessionState {
+            inflight,
+            queued,
+            inbound_qos2,
+            subscriptions: self
+                .subscriptions
+                .iter()
+                .map(|(f, q)| (f.clone(), *q))
+                .collect(),
+            next_packet_id: self.next_packet_id,
+        }
+    }
+
+    /// A disconnected session holding `state`, and the operation handles given to its
+    /// stored in-flight operations and queued commands, in the state's order. Connect
+    /// it with `clean_session` off to resume: in-flight work is re-sent as the broker
+    /// expects ([MQTT-4.4.0-1]).
+    pub fn restore(config: Config, state: SessionState) -> (Session, Vec<OpId>) {
+        let mut s = Session::new(config);
+        let mut ops = Vec::new();
+        for stored in state.inflight {
+            let kind = match stored.command {
+                StoredCommand::Publish(m) => {
+                    let qos_pid = match m.qos {
+                        QoS::AtMostOnce => continue, // never in flight; nothing to resume
+                        QoS::AtLeastOnce => QosPid::AtLeastOnce(stored.packet_id),
+                        QoS::ExactlyOnce => QosPid::ExactlyOnce(stored.packet_id),
+                    };
+                    let publish = Publish {
+                        dup: false,
+                        qos_pid,
+                        retain: m.retain,
+                        topic: m.topic,
+                        payload: m.payload,
+                    };
+                    let released = stored.released && m.qos == QoS::ExactlyOnce;
+                    let stage = if released {
+                        Stage::AwaitComp
+                    } else {
+                        Stage::AwaitAck
+                    };
+                    OpKind::Publish { publish, stage }
+                }
+                StoredCommand::Subscribe(filters) => OpKind::Subscribe {
+                    filters,
+                    internal: false,
+                },
+                StoredCommand::Unsubscribe(filters) => OpKind::Unsubscribe { filters },
+            };
+            if s.ops.contains_key(&stored.packet_id.get()) {
+                continue; // a corrupt state with a duplicate id: keep the first
+            }
+            let op = s.new_op();
+            ops.push(op);
+            s.insert_op(stored.packet_id, Op { op, kind });
+        }
+        for command in state.queued {
+            let op = s.new_op();
+            ops.push(op);
+            let kind = match command {
+                StoredCommand::Publish(m) => PendingKind::Publish(m),
+                StoredCommand::Subscribe(f) => PendingKind::Subscribe(f),
+                StoredCommand::Unsubscribe(f) => PendingKind::Unsubscribe(f),
+            };
+            s.pending.push_back(Pending { op, kind });
+        }
+        for (id, rec_sent) in state.inbound_qos2 {
+            let st = if rec_sent {
+                Inbound::RecSent
+            } else {
+                Inbound::AwaitingAppAck
+            };
+            s.inbound_qos2.insert(id.get(), st);
+        }
+        s.subscriptions = state.subscriptions.into_iter().collect();
+        s.next_packet_id = state.next_packet_id.max(1);
+        (s, ops)
+    }
+}
