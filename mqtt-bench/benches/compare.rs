@@ -7,6 +7,9 @@
 //!   outside the timing and the results dropped outside it.
 //! - `decode_borrowed`: a packet decoded from `&[u8]`, borrowing from it: mqtt-proto
 //!   `decode`, mqttrs `decode_slice`.
+//! - `decode_stream_owned`, `decode_stream_borrowed`: the same, over one buffer of
+//!   10,000 back-to-back 64 B PUBLISH packets, as a read loop sees them (figures per
+//!   packet; each packet is dropped inside the timing).
 //! - `encode`: the whole packet, payload copied, into a reused buffer: mqtt-proto
 //!   `Packet::encode_to` and rumqttc `Publish::write` append to a cleared `BytesMut`;
 //!   mqttrs has only `encode_slice`, which writes into the same reused memory.
@@ -28,6 +31,10 @@ use rumqttc::mqttbytes::{v4, QoS};
 
 /// rumqttc's incoming size limit: the largest MQTT packet, as mqtt-proto's default.
 const RUMQTTC_MAX: usize = 268_435_455;
+/// Packets in the read buffer of the stream benchmarks.
+const STREAM_PACKETS: usize = 10_000;
+/// Payload size in the stream benchmarks.
+const STREAM_PAYLOAD: usize = 64;
 
 fn decode_owned(c: &mut Criterion) {
     let opts = DecodeOptions::default();
@@ -67,6 +74,77 @@ fn decode_borrowed(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+fn decode_stream(c: &mut Criterion) {
+    let opts = DecodeOptions::default();
+    let one = wire(STREAM_PAYLOAD);
+    let mut stream = BytesMut::with_capacity(one.len() * STREAM_PACKETS);
+    for _ in 0..STREAM_PACKETS {
+        stream.extend_from_slice(&one);
+    }
+    let stream = stream.freeze();
+
+    let mut g = c.benchmark_group("decode_stream_owned/64B");
+    g.throughput(Throughput::Elements(STREAM_PACKETS as u64));
+    g.bench_function("mqtt-proto", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&stream[..]),
+            |buf| {
+                let mut n = 0;
+                while let Some(p) = decode_buf(buf, &opts).unwrap() {
+                    black_box(p);
+                    n += 1;
+                }
+                assert_eq!(n, STREAM_PACKETS);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("rumqttc", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&stream[..]),
+            |buf| {
+                let mut n = 0;
+                loop {
+                    match v4::Packet::read(buf, RUMQTTC_MAX) {
+                        Ok(p) => black_box(p),
+                        Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
+                        Err(e) => panic!("{e:?}"),
+                    };
+                    n += 1;
+                }
+                assert_eq!(n, STREAM_PACKETS);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("decode_stream_borrowed/64B");
+    g.throughput(Throughput::Elements(STREAM_PACKETS as u64));
+    g.bench_function("mqtt-proto", |b| {
+        b.iter(|| {
+            let mut rest = black_box(&stream[..]);
+            while let Some((p, used)) = decode(rest, &opts).unwrap() {
+                black_box(p);
+                rest = &rest[used..];
+            }
+            assert!(rest.is_empty());
+        })
+    });
+    g.bench_function("mqttrs", |b| {
+        b.iter(|| {
+            // `decode_slice` does not say how many bytes it used: step by the known size.
+            let mut rest = black_box(&stream[..]);
+            while let Some(p) = mqttrs::decode_slice(rest).unwrap() {
+                black_box(p);
+                rest = &rest[one.len()..];
+            }
+            assert!(rest.is_empty());
+        })
+    });
+    g.finish();
 }
 
 fn encode(c: &mut Criterion) {
@@ -144,6 +222,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = decode_owned, decode_borrowed, encode
+    targets = decode_owned, decode_borrowed, decode_stream, encode
 }
 criterion_main!(benches);
