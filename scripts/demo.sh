@@ -20,4 +20,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
+echo "== the session over a blocking TcpStream (mqtt-session/examples/blocking.rs)"
+cargo run -q -p mqtt-session --example blocking -- "127.0.0.1:$port"
+echo
+echo "== the codec alone (mqtt-proto/examples/raw_client.rs)"
 cargo run -q -p mqtt-proto --example raw_client -- "127.0.0.1:$port" demo/hello

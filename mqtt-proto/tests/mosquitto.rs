@@ -5,10 +5,9 @@
 #[path = "../examples/raw_client.rs"]
 #[allow(dead_code)]
 mod raw_client;
-mod support;
 
 use mqtt_proto::QoS;
-use support::mosquitto::Mosquitto;
+use mqtt_test_broker::Mosquitto;
 
 #[test]
 fn publish_and_subscribe_at_every_qos_through_mosquitto() {

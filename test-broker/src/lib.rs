@@ -1,4 +1,7 @@
 //! Starts a real mosquitto on a free loopback port for a test, and stops it after.
+//!
+//! Tests across the workspace use it so that every integration test runs against a
+//! real broker, only ever on 127.0.0.1.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -33,6 +36,11 @@ fn binary() -> PathBuf {
 impl Mosquitto {
     /// Starts mosquitto listening on 127.0.0.1 only.
     pub fn start() -> Mosquitto {
+        Mosquitto::start_with("")
+    }
+
+    /// Starts mosquitto with extra lines of configuration (e.g. `max_inflight_messages`).
+    pub fn start_with(extra_config: &str) -> Mosquitto {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -43,7 +51,7 @@ impl Mosquitto {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n{extra_config}\n"),
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
@@ -65,6 +73,11 @@ impl Mosquitto {
             std::thread::sleep(Duration::from_millis(20));
         }
         broker
+    }
+
+    /// The port it listens on (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `127.0.0.1:<port>`.
