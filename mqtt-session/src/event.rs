@@ -74,6 +74,43 @@ pub struct Incoming {
     pub delivery: Option<DeliveryId>,
 }
 
+impl Incoming {
+    /// The topic it was published to.
+    pub fn topic(&self) -> &str {
+        self.publish.topic.as_str()
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.publish.payload
+    }
+
+    /// The payload as shared `Bytes` (a view of the read buffer, not a copy).
+    pub fn payload_bytes(&self) -> Bytes {
+        self.publish.payload.clone()
+    }
+
+    /// QoS it was delivered with.
+    pub fn qos(&self) -> QoS {
+        self.publish.qos()
+    }
+
+    /// The broker's packet identifier (QoS 1 and 2).
+    pub fn packet_id(&self) -> Option<PacketId> {
+        self.publish.qos_pid.packet_id()
+    }
+
+    /// The DUP flag: the broker may have sent it before (QoS 1 and 2).
+    pub fn dup(&self) -> bool {
+        self.publish.dup
+    }
+
+    /// The RETAIN flag: a retained message sent on subscribing.
+    pub fn retain(&self) -> bool {
+        self.publish.retain
+    }
+}
+
 /// How a command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
