@@ -5,6 +5,9 @@
 //! - `decode_owned`: a complete packet taken off a `BytesMut` read buffer into an owned
 //!   packet: mqtt-proto `decode_buf`, rumqttc `Packet::read`. The buffer is filled
 //!   outside the timing and the results dropped outside it.
+//! - `decode_frame`, `decode_stream_frame`: the same through mqtt-proto
+//!   `decode_frame_buf`, whose PUBLISH is one `Bytes` of the whole packet (one reference
+//!   count), the path the session takes; rumqttc's figure is the same `Packet::read`.
 //! - `decode_borrowed`: a packet decoded from `&[u8]`, borrowing from it: mqtt-proto
 //!   `decode`, mqttrs `decode_slice`.
 //! - `decode_stream_owned`, `decode_stream_borrowed`: the same, over one buffer of
@@ -26,7 +29,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mqtt_bench::{payload, proto_publish, wire, PACKET_ID, PAYLOADS, TOPIC};
-use mqtt_proto::{decode, decode_buf, DecodeOptions, Packet};
+use mqtt_proto::{decode, decode_buf, decode_frame_buf, DecodeOptions, Packet};
 use rumqttc::mqttbytes::{v4, QoS};
 
 /// rumqttc's incoming size limit: the largest MQTT packet, as mqtt-proto's default.
@@ -46,6 +49,26 @@ fn decode_owned(c: &mut Criterion) {
             b.iter_batched_ref(
                 || BytesMut::from(&w[..]),
                 |buf| decode_buf(buf, &opts).unwrap().unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("rumqttc", |b| {
+            b.iter_batched_ref(
+                || BytesMut::from(&w[..]),
+                |buf| v4::Packet::read(buf, RUMQTTC_MAX).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+
+        // mqtt-proto's PUBLISH as one `Bytes` (what the session uses): one reference
+        // count per packet. rumqttc's figure is its same `Packet::read`.
+        let mut g = c.benchmark_group(format!("decode_frame/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            b.iter_batched_ref(
+                || BytesMut::from(&w[..]),
+                |buf| decode_frame_buf(buf, &opts).unwrap().unwrap(),
                 BatchSize::SmallInput,
             )
         });
@@ -112,6 +135,24 @@ fn decode_stream(c: &mut Criterion) {
                         Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => break,
                         Err(e) => panic!("{e:?}"),
                     };
+                    n += 1;
+                }
+                assert_eq!(n, STREAM_PACKETS);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("decode_stream_frame/64B");
+    g.throughput(Throughput::Elements(STREAM_PACKETS as u64));
+    g.bench_function("mqtt-proto", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&stream[..]),
+            |buf| {
+                let mut n = 0;
+                while let Some(p) = decode_frame_buf(buf, &opts).unwrap() {
+                    black_box(p);
                     n += 1;
                 }
                 assert_eq!(n, STREAM_PACKETS);

@@ -1,45 +1,9 @@
-//! Zero-copy decoding from a `BytesMut` read buffer (feature `bytes`).
+//! Owned copies of borrowed packets (feature `bytes`).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::packet::{Connect, LastWill, List, ListKind, Suback, Subscribe, Unsubscribe};
-use crate::{DecodeError, DecodeOptions, FixedHeader, Packet, Publish, Str, TopicName};
-
-/// Decodes one packet from the front of a read buffer and removes it.
-///
-/// The packet's strings and payload are `Bytes` views of the buffer: nothing is
-/// copied, and the buffer's memory is reused once every view is dropped. `Ok(None)`
-/// means the buffer holds only part of a packet; it is left as it is. An oversized
-/// packet is refused from its fixed header, before its body arrives.
-///
-/// ```
-/// use bytes::BytesMut;
-/// use mqtt_proto::{decode_buf, DecodeOptions, Packet};
-///
-/// let mut buf = BytesMut::from(&b"\x30\x07\x00\x03a/bhi"[..]); // PUBLISH a/b "hi"
-/// match decode_buf(&mut buf, &DecodeOptions::default()).unwrap() {
-///     Some(Packet::Publish(p)) => {
-///         assert_eq!(p.topic.as_str(), "a/b");
-///         assert_eq!(&p.payload[..], b"hi");
-///     }
-///     other => panic!("{other:?}"),
-/// }
-/// assert!(buf.is_empty());
-/// ```
-pub fn decode_buf(
-    buf: &mut BytesMut,
-    opts: &DecodeOptions,
-) -> Result<Option<Packet<Bytes>>, DecodeError> {
-    let Some(header) = FixedHeader::decode(buf, opts)? else {
-        return Ok(None);
-    };
-    let len = header.packet_len();
-    if buf.len() < len {
-        return Ok(None);
-    }
-    let frame = buf.split_to(len).freeze();
-    Packet::decode_frame(&frame, &header, opts).map(Some)
-}
+use crate::{Packet, Publish, Str, TopicName};
 
 impl Packet<&[u8]> {
     /// Copies a borrowed packet into an owned one.

@@ -59,14 +59,16 @@ mod wire;
 mod arbitrary;
 #[cfg(feature = "bytes")]
 mod buf;
+#[cfg(feature = "bytes")]
+mod frame;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 #[cfg(any(feature = "arbitrary", feature = "proptest"))]
 mod valid;
 
-#[cfg(feature = "bytes")]
-pub use buf::decode_buf;
 pub use error::{DecodeError, EncodeError, StrError};
+#[cfg(feature = "bytes")]
+pub use frame::{decode_buf, decode_frame_buf, Frame, PublishFrame};
 pub use header::{DecodeOptions, FixedHeader, PacketType, ProtocolVersion};
 pub use packet::{
     decode, Connack, Connect, ConnectReturnCode, Decoded, Iter, LastWill, List, ListKind, Packet,

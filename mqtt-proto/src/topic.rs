@@ -13,14 +13,52 @@ pub struct TopicName<S>(Str<S>);
 pub struct TopicFilter<S>(Str<S>);
 
 fn check_name(bytes: &[u8]) -> Result<(), StrError> {
-    string::validate(bytes)?;
     if bytes.is_empty() {
         return Err(StrError::EmptyTopic); // [MQTT-4.7.3-1]
     }
-    if bytes.iter().any(|&b| b == b'+' || b == b'#') {
-        return Err(StrError::WildcardInTopicName); // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
+    if bytes.len() > u16::MAX as usize {
+        return Err(StrError::TooLong);
+    }
+    // One pass for the byte rules, eight bytes at a time. `+`, `#` and U+0000 are single
+    // bytes that never occur inside a multi-byte UTF-8 sequence, so scanning bytes is
+    // exact for any input.
+    let (high, special) = scan(bytes);
+    if high && core::str::from_utf8(bytes).is_err() {
+        return Err(StrError::InvalidUtf8); // [MQTT-1.5.3-1]
+    }
+    if special {
+        return Err(if bytes.contains(&0) {
+            StrError::NullCharacter // [MQTT-1.5.3-2]
+        } else {
+            StrError::WildcardInTopicName // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
+        });
     }
     Ok(())
+}
+
+/// Whether any byte has its high bit set (not ASCII), and whether any byte is 0, `+`
+/// or `#`.
+fn scan(bytes: &[u8]) -> (bool, bool) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Exact zero-byte test: high bit of each byte that was 0 (no false positives).
+    let zero = |w: u64| ((w & !HI) + !HI | w) & HI ^ HI;
+    let mut chunks = bytes.chunks_exact(8);
+    let (mut high, mut special) = (0u64, 0u64);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        high |= w;
+        special |= zero(w) | zero(w ^ (LO * b'+' as u64)) | zero(w ^ (LO * b'#' as u64));
+    }
+    let (mut high_tail, mut special_tail) = (0u8, false);
+    for &b in chunks.remainder() {
+        high_tail |= b;
+        special_tail |= matches!(b, 0 | b'+' | b'#');
+    }
+    (
+        high & HI != 0 || high_tail >= 0x80,
+        special != 0 || special_tail,
+    )
 }
 
 fn check_filter(bytes: &[u8]) -> Result<(), StrError> {
@@ -264,5 +302,38 @@ mod tests {
         assert!(!filter("a/b").matches(&name("A/b")));
         assert!(!filter("a/b").matches(&name("a/b/c")));
         assert!(!filter("a/b/c").matches(&name("a/b")));
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::scan;
+
+    #[test]
+    fn scan_matches_a_plain_byte_loop() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: [u8; 40] = core::array::from_fn(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Mostly printable ASCII with the special bytes and high bytes mixed in.
+                    match x % 16 {
+                        0 => 0,
+                        1 => b'+',
+                        2 => b'#',
+                        3 => 0x80 | (x >> 8) as u8,
+                        _ => b' ' + (x >> 8) as u8 % 90,
+                    }
+                });
+                let b = &bytes[..len];
+                let expected = (
+                    b.iter().any(|&c| c >= 0x80),
+                    b.iter().any(|&c| matches!(c, 0 | b'+' | b'#')),
+                );
+                assert_eq!(scan(b), expected, "{b:02x?}");
+            }
+        }
     }
 }

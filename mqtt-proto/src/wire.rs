@@ -117,6 +117,23 @@ pub struct SliceSink<'b> {
 }
 
 impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put_u8(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.pos) {
+            *dst = b;
+        }
+        self.pos += 1;
+    }
+
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + 2) {
+            dst.copy_from_slice(&v.to_be_bytes());
+        }
+        self.pos += 2;
+    }
+
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         let end = self.pos + bytes.len();
         if let Some(dst) = self.buf.get_mut(self.pos..end) {

@@ -7,7 +7,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
-use mqtt_proto::{decode_buf, DecodeOptions, Packet, PacketId, Publish, QosPid, TopicName};
+use mqtt_proto::{
+    decode_buf, decode_frame_buf, DecodeOptions, Frame, Packet, PacketId, Publish, QosPid,
+    TopicName,
+};
 
 struct Counting;
 
@@ -30,9 +33,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-#[test]
-fn decoding_10000_publishes_allocates_nothing_per_packet() {
-    const N: usize = 10_000;
+const N: usize = 10_000;
+
+/// The count is process-wide: tests that measure it must not run at the same time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn publishes() -> BytesMut {
     let mut buf = BytesMut::with_capacity(N * 100);
     for i in 0..N {
         let payload = [i as u8; 64];
@@ -43,6 +49,13 @@ fn decoding_10000_publishes_allocates_nothing_per_packet() {
         );
         Packet::Publish(p).encode_to(&mut buf).unwrap();
     }
+    buf
+}
+
+#[test]
+fn decoding_10000_publishes_allocates_nothing_per_packet() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut buf = publishes();
     let opts = DecodeOptions::default();
     let mut decoded = Vec::with_capacity(N); // keep the views alive, as an application would
     let before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -63,4 +76,27 @@ fn decoding_10000_publishes_allocates_nothing_per_packet() {
     } else {
         panic!("not a publish");
     }
+}
+
+#[test]
+fn frame_decoding_10000_publishes_allocates_nothing_per_packet() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut buf = publishes();
+    let opts = DecodeOptions::default();
+    let mut decoded = Vec::with_capacity(N);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    while let Some(f) = decode_frame_buf(&mut buf, &opts).unwrap() {
+        decoded.push(f);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(decoded.len(), N);
+    assert!(
+        allocations <= 2,
+        "{allocations} allocations for {N} packets"
+    );
+    let Frame::Publish(p) = &decoded[N - 1] else {
+        panic!("not a publish")
+    };
+    assert_eq!(p.topic().as_str(), "sensors/room1/t");
+    assert_eq!(p.payload().len(), 64);
 }

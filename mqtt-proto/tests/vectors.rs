@@ -31,6 +31,24 @@ fn check(packet: Packet<&[u8]>, bytes: &[u8]) {
     assert_eq!(owned.as_borrowed(), packet);
     // And the copying conversion agrees.
     assert_eq!(packet.to_bytes(), owned);
+    // The one-reference-per-packet path agrees too.
+    let mut rb = BytesMut::from(bytes);
+    match decode_frame_buf(&mut rb, &opts).unwrap().unwrap() {
+        Frame::Publish(f) => {
+            assert_eq!(Packet::Publish(f.as_publish()), packet);
+            assert_eq!(Packet::Publish(f.to_publish()), owned);
+            assert_eq!(f.payload_bytes(), owned_payload(&owned));
+        }
+        Frame::Packet(p) => assert_eq!(p, owned),
+    }
+    assert!(rb.is_empty());
+}
+
+fn owned_payload(p: &Packet<Bytes>) -> Bytes {
+    match p {
+        Packet::Publish(p) => p.payload.clone(),
+        _ => Bytes::new(),
+    }
 }
 
 #[test]

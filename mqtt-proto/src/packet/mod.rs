@@ -253,6 +253,26 @@ impl<S: Storage> Packet<S> {
     #[cfg(feature = "bytes")]
     pub fn encode_to<B: bytes::BufMut>(&self, out: &mut B) -> Result<(), EncodeError> {
         let body = self.body_len()?;
+        // Small packets and PUBLISH heads are assembled on the stack and written with
+        // one call: a `BufMut` call per one- or two-byte field costs more than the bytes.
+        let mut stack = [0u8; STACK_HEAD];
+        if let Packet::Publish(p) = self {
+            if let Some(n) = p.head_on_stack(body, &mut stack) {
+                out.put_slice(&stack[..n]);
+                out.put_slice(p.payload.as_ref());
+                return Ok(());
+            }
+        } else if 5 + body <= STACK_HEAD {
+            let mut sink = SliceSink {
+                buf: &mut stack,
+                pos: 0,
+            };
+            write_fixed_header(&mut sink, self.first_byte(), body);
+            self.write_body(&mut sink);
+            let n = sink.pos;
+            out.put_slice(&stack[..n]);
+            return Ok(());
+        }
         let mut sink = crate::wire::BufSink(out);
         write_fixed_header(&mut sink, self.first_byte(), body);
         self.write_body(&mut sink);
@@ -332,6 +352,11 @@ impl<S: Storage> Publish<S> {
         if body > varint::MAX_REMAINING_LENGTH as usize {
             return Err(EncodeError::PacketTooLarge);
         }
+        let mut stack = [0u8; STACK_HEAD];
+        if let Some(n) = self.head_on_stack(body, &mut stack) {
+            out.put_slice(&stack[..n]);
+            return Ok(());
+        }
         let mut sink = crate::wire::BufSink(out);
         write_fixed_header(
             &mut sink,
@@ -341,7 +366,27 @@ impl<S: Storage> Publish<S> {
         self.write_head(&mut sink);
         Ok(())
     }
+
+    /// Fixed header, topic and packet identifier written into `stack`, when they fit.
+    #[cfg(feature = "bytes")]
+    fn head_on_stack(&self, body: usize, stack: &mut [u8; STACK_HEAD]) -> Option<usize> {
+        if 5 + self.head_len() > STACK_HEAD {
+            return None;
+        }
+        let mut sink = SliceSink { buf: stack, pos: 0 };
+        write_fixed_header(
+            &mut sink,
+            (PacketType::Publish as u8) << 4 | self.flags(),
+            body,
+        );
+        self.write_head(&mut sink);
+        Some(sink.pos)
+    }
 }
+
+/// Packets (or PUBLISH heads) up to this size are assembled on the stack.
+#[cfg(feature = "bytes")]
+const STACK_HEAD: usize = 128;
 
 fn write_fixed_header<W: Sink>(w: &mut W, first: u8, body: usize) {
     let mut len = [0u8; 4];

@@ -1,0 +1,215 @@
+//! Incoming packets held as one shared `Bytes` each (feature `bytes`): the fastest
+//! owned decode, one reference count per packet whatever its fields.
+
+use core::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::header::PacketType;
+use crate::wire::Reader;
+use crate::{
+    DecodeError, DecodeOptions, FixedHeader, Packet, Publish, QoS, QosPid, Storage, TopicName,
+};
+
+/// A PUBLISH taken off a read buffer: the whole packet as one `Bytes` (a view of the
+/// buffer, not a copy) and where its fields are.
+///
+/// It costs one reference count, against one per field for `Publish<Bytes>`; the
+/// topic and payload are read through it, and [`PublishFrame::payload_bytes`] hands
+/// the payload out as its own `Bytes` when the application keeps it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PublishFrame {
+    frame: Bytes,
+    at: Layout,
+}
+
+/// Where a PUBLISH's fields are inside its packet, and its flags.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Layout {
+    topic_start: u32,
+    topic_end: u32,
+    payload_start: u32,
+    qos_pid: QosPid,
+    dup: bool,
+    retain: bool,
+}
+
+impl Layout {
+    /// Validates the PUBLISH in `frame` (borrowed: no reference counts) and notes
+    /// where its fields are.
+    fn of(frame: &Bytes, header: &FixedHeader) -> Result<Layout, DecodeError> {
+        // Straight to the PUBLISH parser: no `Packet` built, returned and matched.
+        let bytes: &[u8] = frame;
+        let mut r = Reader::new(&bytes, header.header_len);
+        let p = Publish::read(header.flags, &mut r)?;
+        let base = bytes.as_ptr() as usize;
+        let topic_start = p.topic.as_bytes().as_ptr() as usize - base;
+        Ok(Layout {
+            topic_start: topic_start as u32,
+            topic_end: (topic_start + p.topic.as_bytes().len()) as u32,
+            payload_start: (p.payload.as_ptr() as usize - base) as u32,
+            qos_pid: p.qos_pid,
+            dup: p.dup,
+            retain: p.retain,
+        })
+    }
+}
+
+impl PublishFrame {
+    /// The topic name.
+    pub fn topic(&self) -> TopicName<&[u8]> {
+        TopicName::trusted(&self.frame[self.at.topic_start as usize..self.at.topic_end as usize])
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.frame[self.at.payload_start as usize..]
+    }
+
+    /// The payload as its own `Bytes`, sharing the read buffer's memory.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.frame.slice(self.at.payload_start as usize..)
+    }
+
+    /// QoS and packet identifier.
+    pub fn qos_pid(&self) -> QosPid {
+        self.at.qos_pid
+    }
+
+    /// The QoS level.
+    pub fn qos(&self) -> QoS {
+        self.at.qos_pid.qos()
+    }
+
+    /// The DUP flag [MQTT-3.3.1-1].
+    pub fn dup(&self) -> bool {
+        self.at.dup
+    }
+
+    /// The RETAIN flag.
+    pub fn retain(&self) -> bool {
+        self.at.retain
+    }
+
+    /// A borrowed view as a [`Publish`].
+    pub fn as_publish(&self) -> Publish<&[u8]> {
+        Publish {
+            dup: self.at.dup,
+            qos_pid: self.at.qos_pid,
+            retain: self.at.retain,
+            topic: self.topic(),
+            payload: self.payload(),
+        }
+    }
+
+    /// An owned [`Publish`] whose topic and payload share the frame's memory.
+    pub fn to_publish(&self) -> Publish<Bytes> {
+        Publish {
+            dup: self.at.dup,
+            qos_pid: self.at.qos_pid,
+            retain: self.at.retain,
+            topic: TopicName::trusted(
+                self.frame
+                    .slice(self.at.topic_start as usize..self.at.topic_end as usize),
+            ),
+            payload: self.payload_bytes(),
+        }
+    }
+
+    /// The whole packet as received.
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+}
+
+impl fmt::Debug for PublishFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.as_publish(), f)
+    }
+}
+
+/// A packet taken off a read buffer by [`decode_frame_buf`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A PUBLISH, held as one `Bytes`.
+    Publish(PublishFrame),
+    /// Any other packet.
+    Packet(Packet<Bytes>),
+}
+
+/// Cuts the next whole packet off a read buffer (zero-copy), validated;
+/// `Ok(None)` when the buffer holds only part of one.
+fn take_frame(
+    buf: &mut BytesMut,
+    opts: &DecodeOptions,
+) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
+    let Some(header) = FixedHeader::decode(buf, opts)? else {
+        return Ok(None);
+    };
+    let len = header.packet_len();
+    if buf.len() < len {
+        return Ok(None);
+    }
+    Ok(Some((header, buf.split_to(len).freeze())))
+}
+
+/// Like [`crate::decode_buf`], but a PUBLISH comes as a [`PublishFrame`]: one
+/// reference count per packet instead of one per field. What the session uses.
+pub fn decode_frame_buf(
+    buf: &mut BytesMut,
+    opts: &DecodeOptions,
+) -> Result<Option<Frame>, DecodeError> {
+    let Some((header, frame)) = take_frame(buf, opts)? else {
+        return Ok(None);
+    };
+    if header.packet_type == PacketType::Publish {
+        let at = Layout::of(&frame, &header)?;
+        return Ok(Some(Frame::Publish(PublishFrame { frame, at })));
+    }
+    Packet::decode_frame(&frame, &header, opts).map(|p| Some(Frame::Packet(p)))
+}
+
+/// Decodes one packet from the front of a read buffer and removes it.
+///
+/// The packet's strings and payload are `Bytes` views of the buffer: nothing is
+/// copied, and the buffer's memory is reused once every view is dropped. `Ok(None)`
+/// means the buffer holds only part of a packet; it is left as it is. An oversized
+/// packet is refused from its fixed header, before its body arrives.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mqtt_proto::{decode_buf, DecodeOptions, Packet};
+///
+/// let mut buf = BytesMut::from(&b"\x30\x07\x00\x03a/bhi"[..]); // PUBLISH a/b "hi"
+/// match decode_buf(&mut buf, &DecodeOptions::default()).unwrap() {
+///     Some(Packet::Publish(p)) => {
+///         assert_eq!(p.topic.as_str(), "a/b");
+///         assert_eq!(&p.payload[..], b"hi");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(buf.is_empty());
+/// ```
+pub fn decode_buf(
+    buf: &mut BytesMut,
+    opts: &DecodeOptions,
+) -> Result<Option<Packet<Bytes>>, DecodeError> {
+    let Some((header, mut frame)) = take_frame(buf, opts)? else {
+        return Ok(None);
+    };
+    if header.packet_type == PacketType::Publish {
+        // Validate on the borrowed bytes, then make the frame itself the payload, so
+        // the topic is the only extra reference taken.
+        let at = Layout::of(&frame, &header)?;
+        let topic = Storage::slice(&frame, at.topic_start as usize, at.topic_end as usize);
+        frame.advance(at.payload_start as usize);
+        return Ok(Some(Packet::Publish(Publish {
+            dup: at.dup,
+            qos_pid: at.qos_pid,
+            retain: at.retain,
+            topic: TopicName::trusted(topic),
+            payload: frame,
+        })));
+    }
+    Packet::decode_frame(&frame, &header, opts).map(Some)
+}
