@@ -42,7 +42,7 @@ fn scan(bytes: &[u8]) -> (bool, bool) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     // Exact zero-byte test: high bit of each byte that was 0 (no false positives).
-    let zero = |w: u64| ((w & !HI) + !HI | w) & HI ^ HI;
+    let zero = |w: u64| ((((w & !HI) + !HI) | w) & HI) ^ HI;
     let mut chunks = bytes.chunks_exact(8);
     let (mut high, mut special) = (0u64, 0u64);
     for c in &mut chunks {
