@@ -61,6 +61,17 @@ impl PublishFrame {
         TopicName::trusted(&self.frame[self.at.topic_start as usize..self.at.topic_end as usize])
     }
 
+    /// The topic name as a string.
+    pub fn topic_str(&self) -> &str {
+        // Validated on arrival; the check is repeated to stay free of `unsafe`.
+        core::str::from_utf8(self.topic_bytes()).unwrap_or_default()
+    }
+
+    /// The topic name's bytes.
+    pub fn topic_bytes(&self) -> &[u8] {
+        &self.frame[self.at.topic_start as usize..self.at.topic_end as usize]
+    }
+
     /// The payload.
     pub fn payload(&self) -> &[u8] {
         &self.frame[self.at.payload_start as usize..]

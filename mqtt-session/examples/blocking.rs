@@ -203,12 +203,11 @@ fn main() -> io::Result<()> {
             }
             Event::Message(m) => {
                 received += 1;
-                let p = &m.publish;
                 println!(
                     "received on {} at {:?}: {}",
-                    p.topic,
-                    p.qos(),
-                    String::from_utf8_lossy(&p.payload)
+                    m.topic(),
+                    m.qos(),
+                    String::from_utf8_lossy(m.payload())
                 );
             }
             _ => {}

@@ -4,7 +4,8 @@ use core::fmt;
 
 use bytes::Bytes;
 use mqtt_proto::{
-    ConnectReturnCode, DecodeError, PacketId, PacketType, Publish, QoS, SubackCodes, TopicName,
+    ConnectReturnCode, DecodeError, PacketId, PacketType, Publish, PublishFrame, QoS, SubackCodes,
+    TopicName,
 };
 
 /// Handle of a command (publish, subscribe, unsubscribe). Unique for the life of the
@@ -65,11 +66,12 @@ impl fmt::Debug for Message {
     }
 }
 
-/// A message from the broker.
+/// A message from the broker: the PUBLISH packet as received, held as one view of
+/// the read buffer (no copy, one reference count).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
-    /// The PUBLISH as received; topic and payload are views of the read buffer.
-    pub publish: Publish<Bytes>,
+    /// The PUBLISH as received.
+    pub publish: PublishFrame,
     /// In manual-ack mode, the handle to acknowledge a QoS 1 or 2 message with.
     pub delivery: Option<DeliveryId>,
 }
@@ -77,17 +79,22 @@ pub struct Incoming {
 impl Incoming {
     /// The topic it was published to.
     pub fn topic(&self) -> &str {
-        self.publish.topic.as_str()
+        self.publish.topic_str()
     }
 
     /// The payload.
     pub fn payload(&self) -> &[u8] {
-        &self.publish.payload
+        self.publish.payload()
     }
 
-    /// The payload as shared `Bytes` (a view of the read buffer, not a copy).
+    /// The payload as its own `Bytes` (a view of the read buffer, not a copy).
     pub fn payload_bytes(&self) -> Bytes {
-        self.publish.payload.clone()
+        self.publish.payload_bytes()
+    }
+
+    /// The PUBLISH with owned topic and payload (views, not copies).
+    pub fn to_publish(&self) -> Publish<Bytes> {
+        self.publish.to_publish()
     }
 
     /// QoS it was delivered with.
@@ -97,17 +104,17 @@ impl Incoming {
 
     /// The broker's packet identifier (QoS 1 and 2).
     pub fn packet_id(&self) -> Option<PacketId> {
-        self.publish.qos_pid.packet_id()
+        self.publish.qos_pid().packet_id()
     }
 
     /// The DUP flag: the broker may have sent it before (QoS 1 and 2).
     pub fn dup(&self) -> bool {
-        self.publish.dup
+        self.publish.dup()
     }
 
     /// The RETAIN flag: a retained message sent on subscribing.
     pub fn retain(&self) -> bool {
-        self.publish.retain
+        self.publish.retain()
     }
 }
 

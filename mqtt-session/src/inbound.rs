@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
-    decode_buf, Connack, ConnectReturnCode, DecodeOptions, Packet, PacketId, PacketType, Publish,
-    QosPid, Suback, SubackReturnCode, SubscribeFilters,
+    decode_frame_buf, Connack, ConnectReturnCode, DecodeOptions, Frame, Packet, PacketId,
+    PacketType, PublishFrame, QosPid, Suback, SubackReturnCode, SubscribeFilters,
 };
 
 use crate::session::{Inbound, Op, OpKind, Stage, State};
@@ -24,12 +24,20 @@ impl Session {
         let opts = DecodeOptions::with_max_packet_size(self.config.max_packet_size);
         while self.state != State::Disconnected {
             let before = buf.len();
-            match decode_buf(buf, &opts) {
-                Ok(Some(packet)) => {
+            match decode_frame_buf(buf, &opts) {
+                Ok(Some(frame)) => {
                     self.stats.packets_received += 1;
                     self.stats.bytes_received += (before - buf.len()) as u64;
                     self.last_received = self.now;
-                    if let Err(e) = self.on_packet(packet) {
+                    let handled = match frame {
+                        Frame::Publish(p) if self.state == State::Connected => self.on_publish(p),
+                        Frame::Publish(p) => {
+                            let _ = p;
+                            Err(ProtocolError::UnexpectedPacket(PacketType::Publish))
+                        }
+                        Frame::Packet(packet) => self.on_packet(packet),
+                    };
+                    if let Err(e) = handled {
                         self.close(DisconnectReason::Protocol(e));
                     }
                 }
@@ -55,7 +63,8 @@ impl Session {
             };
         }
         match packet {
-            Packet::Publish(p) => self.on_publish(p),
+            // The read loop hands PUBLISH frames to `on_publish`; none arrive here.
+            Packet::Publish(_) => Err(ProtocolError::UnexpectedPacket(PacketType::Publish)),
             Packet::Puback(id) => self.on_ack(PacketType::Puback, id),
             Packet::Pubrec(id) => self.on_pubrec(id),
             Packet::Pubrel(id) => self.on_pubrel(id),
@@ -205,9 +214,9 @@ impl Session {
         }
     }
 
-    fn on_publish(&mut self, publish: Publish<Bytes>) -> Result<(), ProtocolError> {
+    fn on_publish(&mut self, publish: PublishFrame) -> Result<(), ProtocolError> {
         self.stats.publishes_received += 1;
-        match publish.qos_pid {
+        match publish.qos_pid() {
             QosPid::AtMostOnce => {
                 self.events.push_back(Event::Message(Incoming {
                     publish,

@@ -64,7 +64,7 @@ fn receive(c: &mut Blocking, n: usize) -> Vec<(Bytes, QoS, bool)> {
     let mut got = Vec::new();
     c.run_until(|e| {
         if let Event::Message(m) = e {
-            got.push((m.publish.payload.clone(), m.publish.qos(), m.publish.retain));
+            got.push((m.payload_bytes(), m.qos(), m.retain()));
         }
         got.len() == n
     })

@@ -91,12 +91,14 @@ fn qos1_in_is_delivered_and_acked() {
         Bytes::from_static(b"m"),
     );
     feed(&mut s, t(1), &[Packet::Publish(p.clone())]);
+    let e = events(&mut s);
+    let [Event::Message(m)] = &e[..] else {
+        panic!("{e:?}")
+    };
+    assert_eq!(m.to_publish(), p);
     assert_eq!(
-        events(&mut s),
-        [Event::Message(Incoming {
-            publish: p,
-            delivery: None
-        })]
+        (m.topic(), m.payload(), m.qos(), m.delivery),
+        ("x", &b"m"[..], QoS::AtLeastOnce, None)
     );
     assert_eq!(sent(&mut s), [Packet::Puback(pid(9))]);
 }
