@@ -27,6 +27,9 @@
 //! `BytesMut` read buffer so that each PUBLISH's topic and payload are `Bytes` views of
 //! that buffer, and [`Publish::encode_header`] writes a PUBLISH without its payload,
 //! so the payload goes to the socket in a vectored write without a copy.
+//! [`decode_frame_buf`] goes one step further for incoming PUBLISH packets: a
+//! [`PublishFrame`] is the whole packet as one `Bytes`, one reference count per
+//! message.
 //!
 //! Every packet type is generic over its [`Storage`]: `&[u8]` (borrowed) or `Bytes`
 //! (owned, shared). Everything the peer sends is validated against the rules of the
@@ -35,7 +38,7 @@
 //! Features:
 //! - `bytes` (default): `Bytes` storage, [`decode_buf`], `BufMut` encoding.
 //! - `arbitrary`: `arbitrary::Arbitrary` for `Packet<Bytes>`, for fuzzing.
-//! - `proptest`: [`strategy`] with proptest strategies for valid packets.
+//! - `proptest`: the `strategy` module, proptest strategies for valid packets.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
