@@ -34,6 +34,9 @@ impl QoS {
 pub struct PacketId(NonZeroU16);
 
 impl PacketId {
+    /// The smallest identifier, 1.
+    pub const MIN: PacketId = PacketId(NonZeroU16::MIN);
+
     /// The identifier `v`, or `None` for zero.
     pub const fn new(v: u16) -> Option<PacketId> {
         match NonZeroU16::new(v) {

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use mqtt_proto::{
-    varint, Connect, Packet, PacketId, ProtocolVersion, Publish, QoS, QosPid, SubscribeFilters,
-    TopicFilter, UnsubscribeFilters,
+    varint, Connect, Packet, PacketId, ProtocolVersion, QoS, SubscribeFilters, TopicFilter,
+    UnsubscribeFilters,
 };
 
 use crate::session::{Inbound, Op, OpKind, Pending, PendingKind, SendItem, Stage, State};
@@ -179,32 +179,14 @@ impl Session {
             };
             match (kind, packet_id) {
                 (PendingKind::Publish(m), None) => {
-                    let publish = Publish {
-                        dup: false,
-                        qos_pid: QosPid::AtMostOnce,
-                        retain: m.retain,
-                        topic: m.topic,
-                        payload: m.payload,
-                    };
-                    let packet = Packet::Publish(publish);
+                    let packet = Packet::Publish(m.into_publish(PacketId::MIN));
                     self.sendq.push_back(SendItem {
                         packet,
                         qos0_op: Some(op),
                     });
                 }
                 (PendingKind::Publish(m), Some(pid)) => {
-                    let qos_pid = if m.qos == QoS::AtLeastOnce {
-                        QosPid::AtLeastOnce(pid)
-                    } else {
-                        QosPid::ExactlyOnce(pid)
-                    };
-                    let publish = Publish {
-                        dup: false,
-                        qos_pid,
-                        retain: m.retain,
-                        topic: m.topic,
-                        payload: m.payload,
-                    };
+                    let publish = m.into_publish(pid);
                     self.send(Packet::Publish(publish.clone()));
                     let kind = OpKind::Publish {
                         publish,

@@ -4,8 +4,8 @@ use core::fmt;
 
 use bytes::Bytes;
 use mqtt_proto::{
-    ConnectReturnCode, DecodeError, PacketId, PacketType, Publish, PublishFrame, QoS, SubackCodes,
-    TopicName,
+    ConnectReturnCode, DecodeError, PacketId, PacketType, Publish, PublishFrame, QoS, QosPid,
+    SubackCodes, TopicName,
 };
 
 /// Handle of a command (publish, subscribe, unsubscribe). Unique for the life of the
@@ -51,6 +51,22 @@ impl Message {
             payload: payload.into(),
             qos,
             retain: false,
+        }
+    }
+
+    /// The first-attempt PUBLISH of this message with `packet_id` (ignored at QoS 0).
+    pub(crate) fn into_publish(self, packet_id: PacketId) -> Publish<Bytes> {
+        let qos_pid = match self.qos {
+            QoS::AtMostOnce => QosPid::AtMostOnce,
+            QoS::AtLeastOnce => QosPid::AtLeastOnce(packet_id),
+            QoS::ExactlyOnce => QosPid::ExactlyOnce(packet_id),
+        };
+        Publish {
+            dup: false,
+            qos_pid,
+            retain: self.retain,
+            topic: self.topic,
+            payload: self.payload,
         }
     }
 }

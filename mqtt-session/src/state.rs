@@ -3,9 +3,7 @@
 use alloc::vec::Vec;
 
 use bytes::Bytes;
-use mqtt_proto::{
-    PacketId, Publish, QoS, QosPid, SubscribeFilters, TopicFilter, UnsubscribeFilters,
-};
+use mqtt_proto::{PacketId, QoS, SubscribeFilters, TopicFilter, UnsubscribeFilters};
 
 use crate::session::{Inbound, Op, OpKind, Pending, PendingKind, Stage};
 use crate::{Config, Message, OpId, Session};
@@ -121,19 +119,12 @@ impl Session {
         for stored in state.inflight {
             let kind = match stored.command {
                 StoredCommand::Publish(m) => {
-                    let qos_pid = match m.qos {
-                        QoS::AtMostOnce => continue, // never in flight; nothing to resume
-                        QoS::AtLeastOnce => QosPid::AtLeastOnce(stored.packet_id),
-                        QoS::ExactlyOnce => QosPid::ExactlyOnce(stored.packet_id),
-                    };
-                    let publish = Publish {
-                        dup: false,
-                        qos_pid,
-                        retain: m.retain,
-                        topic: m.topic,
-                        payload: m.payload,
-                    };
-                    let released = stored.released && m.qos == QoS::ExactlyOnce;
+                    if m.qos == QoS::AtMostOnce {
+                        continue; // never in flight; nothing to resume
+                    }
+                    let qos = m.qos;
+                    let publish = m.into_publish(stored.packet_id);
+                    let released = stored.released && qos == QoS::ExactlyOnce;
                     let stage = if released {
                         Stage::AwaitComp
                     } else {

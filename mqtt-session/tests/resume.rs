@@ -79,16 +79,7 @@ fn resume_resends_in_order_with_dup_and_original_ids() {
     );
     let _ = sent(&mut s);
     feed(&mut s, t(7), &[Packet::Pubcomp(pid(3))]);
-    let done: Vec<_> = events(&mut s)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Completed {
-                op,
-                outcome: Outcome::Acknowledged,
-            } => Some(op),
-            _ => None,
-        })
-        .collect();
+    let done = acknowledged(events(&mut s));
     assert_eq!(done, [a, b, d, c]);
 }
 
@@ -289,16 +280,7 @@ fn exported_state_restores_and_completes_its_flows() {
         ],
     );
     feed(&mut s, t(103), &[Packet::Pubcomp(pid(2))]);
-    let done: Vec<_> = events(&mut s)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Completed {
-                op,
-                outcome: Outcome::Acknowledged,
-            } => Some(op),
-            _ => None,
-        })
-        .collect();
+    let done = acknowledged(events(&mut s));
     assert_eq!(done, [ops[0], ops[2], ops[1]]);
     assert_eq!(s.stats().inflight, 0);
     assert_eq!(s.stats().inbound_qos2, 0);

@@ -93,3 +93,17 @@ pub fn connected(config: Config) -> Session {
     );
     s
 }
+
+/// The ops that completed with `Acknowledged`, in order.
+pub fn acknowledged(events: Vec<Event>) -> Vec<mqtt_session::OpId> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Completed {
+                op,
+                outcome: mqtt_session::Outcome::Acknowledged,
+            } => Some(op),
+            _ => None,
+        })
+        .collect()
+}
