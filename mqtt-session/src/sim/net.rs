@@ -284,6 +284,14 @@ impl Sim {
         &mut self.clients[idx.0].session
     }
 
+    /// Replaces the client's session, e.g. with one [`Session::restore`]d from a store
+    /// as after a process restart. Its connection is cut first, as a dying process's
+    /// would be, and the old session's events are collected. Returns the old session.
+    pub fn replace_session(&mut self, idx: ClientIdx, session: Session) -> Session {
+        self.cut(idx);
+        core::mem::replace(&mut self.clients[idx.0].session, session)
+    }
+
     /// The client's session, read-only.
     pub fn session_ref(&self, idx: ClientIdx) -> &Session {
         &self.clients[idx.0].session
