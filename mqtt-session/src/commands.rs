@@ -104,6 +104,9 @@ impl Session {
                     self.send(Packet::Puback(id));
                 }
             }
+            // The broker lost the session the delivery came in: its id now belongs to
+            // another message, and the broker will not want this one acknowledged.
+            _ if delivery.broker_session != self.broker_session => {}
             _ => match self.inbound_qos2.get_mut(&id.get()) {
                 Some(state @ Inbound::AwaitingAppAck) => {
                     *state = Inbound::RecSent;
@@ -256,6 +259,7 @@ impl Session {
             packet_id,
             qos,
             epoch: self.epoch,
+            broker_session: self.broker_session,
         })
     }
 }

@@ -28,6 +28,8 @@ pub struct DeliveryId {
     pub(crate) packet_id: PacketId,
     pub(crate) qos: QoS,
     pub(crate) epoch: u32,
+    /// Counts sessions the broker lost: ids of an older one mean nothing now.
+    pub(crate) broker_session: u32,
 }
 
 /// A message to publish.

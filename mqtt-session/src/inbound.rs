@@ -108,6 +108,7 @@ impl Session {
         let had_state =
             !self.ops.is_empty() || !self.inbound_qos2.is_empty() || !self.subscriptions.is_empty();
         self.inbound_qos2.clear();
+        self.broker_session = self.broker_session.wrapping_add(1);
         let (mut republished, mut failed) = (0, 0);
         for id in self.ops_in_order() {
             let Some((_, op)) = self.ops.get_mut(&id) else {

@@ -150,6 +150,8 @@ pub struct Session {
     pub(crate) now: Instant,
     /// Counts connects, so acks of an older connection's deliveries are recognised.
     pub(crate) epoch: u32,
+    /// Counts sessions the broker lost (CONNACK without session present).
+    pub(crate) broker_session: u32,
     pub(crate) next_op: u64,
     pub(crate) next_seq: u64,
     pub(crate) next_packet_id: u16,
@@ -180,6 +182,7 @@ impl Session {
             state: State::Disconnected,
             now: Instant::default(),
             epoch: 0,
+            broker_session: 0,
             next_op: 1,
             // Room below for operations that must go first (`insert_op_first`).
             next_seq: 1 << 40,

@@ -156,12 +156,12 @@ impl Session {
             s.pending.push_back(Pending { op, kind });
         }
         for (id, rec_sent) in state.inbound_qos2 {
-            let st = if rec_sent {
-                Inbound::RecSent
-            } else {
-                Inbound::AwaitingAppAck
-            };
-            s.inbound_qos2.insert(id.get(), st);
+            // Delivered but never acked: this process has no handle to ack it with, so
+            // forget the id and let the broker's resend deliver it again.
+            if !rec_sent {
+                continue;
+            }
+            s.inbound_qos2.insert(id.get(), Inbound::RecSent);
         }
         s.subscriptions = state.subscriptions.into_iter().collect();
         s.next_packet_id = state.next_packet_id.max(1);

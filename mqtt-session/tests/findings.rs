@@ -1,5 +1,5 @@
 //! Session bugs found by the property tests (`properties.rs`), each as the smallest
-//! history that shows it. Ignored until fixed: run with `-- --ignored` to see them fail.
+//! history that shows it. Both are fixed; the tests keep them fixed.
 
 use core::time::Duration;
 
@@ -64,7 +64,6 @@ fn completed(sim: &Sim, payload: &[u8]) -> bool {
 /// belongs to (e.g. a counter bumped by `session_lost`, kept in `DeliveryId` and in
 /// `Inbound::AwaitingAppAck`), and a stale one must be a no-op.
 #[test]
-#[ignore = "session bug: stale QoS 2 ack after a lost session (see the doc comment)"]
 fn a_stale_qos2_ack_does_not_release_a_new_message() {
     let mut sim = Sim::new(BrokerConfig::default());
     let c = manual_ack_client(&mut sim);
@@ -109,7 +108,6 @@ fn a_stale_qos2_ack_does_not_release_a_new_message() {
 /// sent (`if !rec_sent { continue; }`), so the re-sent PUBLISH is delivered to the new
 /// application, which acks it (the old one died before finishing with it).
 #[test]
-#[ignore = "session bug: restored unacked QoS 2 message is stuck (see the doc comment)"]
 fn restored_unacked_qos2_is_delivered_again() {
     let mut sim = Sim::new(BrokerConfig::default());
     let c = manual_ack_client(&mut sim);

@@ -132,17 +132,21 @@ fn persistent_session_receives_what_was_published_while_away() {
         "{first:?}"
     );
     let got = receive(&mut sub, sent.len());
-    // Every one exactly once, in order within each QoS (mosquitto sends its queued
-    // QoS 1 messages before its queued QoS 2 ones).
+    // Every one exactly once. (Order is the broker's: mosquitto sends its queued QoS 1
+    // before its queued QoS 2 messages, and resends in-flight ones before queued ones;
+    // the client's own ordering is checked against the simulated broker.)
     for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
         let of = |v: Vec<(Bytes, QoS)>| {
-            v.into_iter()
+            let mut v: Vec<_> = v
+                .into_iter()
                 .filter(|(_, q)| *q == qos)
                 .map(|(p, _)| p)
-                .collect::<Vec<_>>()
+                .collect();
+            v.sort();
+            v
         };
         let received = of(got.iter().map(|(p, q, _)| (p.clone(), *q)).collect());
-        assert_eq!(received, of(sent.clone()), "{qos:?}: all, once, in order");
+        assert_eq!(received, of(sent.clone()), "{qos:?}: all, exactly once");
     }
 }
 
