@@ -24,9 +24,14 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 step "tests"
-cargo test --workspace
+log=$(mktemp)
+cargo test --workspace 2>&1 | tee "$log"
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     step "fuzz smoke run"
     bash fuzz/smoke.sh
 fi
+
+# One closing line for the whole suite (cargo prints one per test binary).
+grep -E '^test result: ' "$log" | awk '{p += $4; f += $6} END {print "tests: " p " passed, " f " failed"}'
+rm -f "$log"
