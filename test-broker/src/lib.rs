@@ -1,18 +1,38 @@
-//! Starts a real mosquitto on a free loopback port for a test, and stops it after.
+//! Starts a real mosquitto on free loopback ports for a test, and stops it after.
 //!
 //! Tests across the workspace use it so that every integration test runs against a
-//! real broker, only ever on 127.0.0.1.
+//! real broker, only ever on 127.0.0.1. Listeners: plain TCP always; TLS, TLS with
+//! client certificates, WebSocket and secure WebSocket on request, with certificates
+//! generated at start ([`Certs`]).
+
+mod certs;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use certs::Certs;
+
 /// A running mosquitto, killed and cleaned up on drop.
 pub struct Mosquitto {
-    child: Child,
+    child: Option<Child>,
     port: u16,
+    tls_port: Option<u16>,
+    mtls_port: Option<u16>,
+    ws_port: Option<u16>,
+    wss_port: Option<u16>,
+    certs: Option<Certs>,
     dir: PathBuf,
+}
+
+/// Which listeners and settings a [`Mosquitto`] starts with.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    extra: String,
+    tls: bool,
+    websockets: bool,
+    persistence: bool,
 }
 
 fn binary() -> PathBuf {
@@ -33,49 +53,172 @@ fn binary() -> PathBuf {
     );
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Builder {
+    /// Extra global configuration lines (e.g. `max_inflight_messages 1000`).
+    pub fn config(mut self, lines: &str) -> Builder {
+        self.extra.push_str(lines);
+        self.extra.push('\n');
+        self
+    }
+
+    /// TLS listeners (server authentication, and one requiring a client certificate),
+    /// with certificates from a CA made now.
+    pub fn tls(mut self) -> Builder {
+        self.tls = true;
+        self
+    }
+
+    /// WebSocket listeners (plain, and over TLS when [`Builder::tls`] is set).
+    pub fn websockets(mut self) -> Builder {
+        self.websockets = true;
+        self
+    }
+
+    /// Persist sessions and messages in the broker's directory, so that
+    /// [`Mosquitto::restart`] keeps them.
+    pub fn persistence(mut self) -> Builder {
+        self.persistence = true;
+        self
+    }
+
+    /// Starts it and waits until every listener accepts connections.
+    pub fn start(self) -> Mosquitto {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("mqtt-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conf = String::from("per_listener_settings false\nallow_anonymous true\nlog_dest stderr\n");
+        if self.persistence {
+            conf += &format!("persistence true\npersistence_location {}/\n", dir.display());
+        } else {
+            conf += "persistence false\n";
+        }
+        conf += &self.extra;
+        conf += &format!("listener {port} 127.0.0.1\n");
+        let certs = self.tls.then(|| {
+            let certs = Certs::generate();
+            certs.write_server_files(&dir);
+            certs
+        });
+        let tls_files = format!(
+            "cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n",
+            d = dir.display()
+        );
+        let (mut tls_port, mut mtls_port, mut ws_port, mut wss_port) = (None, None, None, None);
+        if self.tls {
+            let p = free_port();
+            conf += &format!("listener {p} 127.0.0.1\n{tls_files}");
+            tls_port = Some(p);
+            let p = free_port();
+            conf += &format!("listener {p} 127.0.0.1\n{tls_files}require_certificate true\n");
+            mtls_port = Some(p);
+        }
+        if self.websockets {
+            let p = free_port();
+            conf += &format!("listener {p} 127.0.0.1\nprotocol websockets\n");
+            ws_port = Some(p);
+            if self.tls {
+                let p = free_port();
+                conf += &format!("listener {p} 127.0.0.1\nprotocol websockets\n{tls_files}");
+                wss_port = Some(p);
+            }
+        }
+        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
+        let mut broker = Mosquitto {
+            child: None,
+            port,
+            tls_port,
+            mtls_port,
+            ws_port,
+            wss_port,
+            certs,
+            dir,
+        };
+        broker.launch();
+        broker
+    }
+}
+
 impl Mosquitto {
-    /// Starts mosquitto listening on 127.0.0.1 only.
+    /// Starts mosquitto listening on 127.0.0.1 only (plain TCP).
     pub fn start() -> Mosquitto {
-        Mosquitto::start_with("")
+        Mosquitto::builder().start()
     }
 
     /// Starts mosquitto with extra lines of configuration (e.g. `max_inflight_messages`).
     pub fn start_with(extra_config: &str) -> Mosquitto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("mqtt-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n{extra_config}\n"),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
+        Mosquitto::builder().config(extra_config).start()
+    }
+
+    /// Choose listeners and settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("mosquitto.log"))
+            .unwrap();
         let child = Command::new(binary())
             .arg("-c")
-            .arg(&conf)
+            .arg(self.dir.join("mosquitto.conf"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start mosquitto");
-        let broker = Mosquitto { child, port, dir };
+        self.child = Some(child);
+        let ports: Vec<u16> = [Some(self.port), self.tls_port, self.mtls_port, self.ws_port, self.wss_port]
+            .into_iter()
+            .flatten()
+            .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(broker.addr()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not start: {}",
-                broker.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for p in ports {
+            while TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(Instant::now() < deadline, "mosquitto did not start: {}", self.log());
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        broker
     }
 
-    /// The port it listens on (on 127.0.0.1).
+    /// Stops it gracefully (SIGTERM: it saves its persistence file), waits, and
+    /// starts it again on the same ports with the same configuration.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Stops it gracefully (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again after [`Mosquitto::stop`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.launch();
+    }
+
+    /// The plain TCP port (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -83,6 +226,36 @@ impl Mosquitto {
     /// `127.0.0.1:<port>`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `mqtt://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// `mqtts://127.0.0.1:<port>` (needs [`Builder::tls`]).
+    pub fn tls_url(&self) -> String {
+        format!("mqtts://127.0.0.1:{}", self.tls_port.expect("started without tls()"))
+    }
+
+    /// The TLS listener that requires a client certificate.
+    pub fn mtls_url(&self) -> String {
+        format!("mqtts://127.0.0.1:{}", self.mtls_port.expect("started without tls()"))
+    }
+
+    /// `ws://127.0.0.1:<port>/mqtt` (needs [`Builder::websockets`]).
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/mqtt", self.ws_port.expect("started without websockets()"))
+    }
+
+    /// `wss://127.0.0.1:<port>/mqtt` (needs [`Builder::tls`] and [`Builder::websockets`]).
+    pub fn wss_url(&self) -> String {
+        format!("wss://127.0.0.1:{}/mqtt", self.wss_port.expect("started without tls() and websockets()"))
+    }
+
+    /// The certificates (needs [`Builder::tls`]).
+    pub fn certs(&self) -> &Certs {
+        self.certs.as_ref().expect("started without tls()")
     }
 
     /// What mosquitto logged so far.
@@ -93,8 +266,10 @@ impl Mosquitto {
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,808 @@
+//! The driver: moves bytes between a transport and the session, routes events, and
+//! reconnects. One poll function, so the order of work is explicit:
+//! commands, transport, timers, events, writes.
+
+use std::collections::{HashMap, VecDeque};
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, IoSlice};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant as StdInstant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_channel::oneshot;
+use futures_core::Stream;
+use mqtt_proto::{QoS, SubackReturnCode};
+use mqtt_session::{DisconnectReason, Event, Incoming, Instant, OpId, Outcome, Session};
+use tracing::{debug, info, trace, warn};
+
+use crate::backoff::Backoff;
+use crate::client::{Client, Command, Control, Shared};
+use crate::error::ClientError;
+use crate::message::Message;
+use crate::options::{Broker, Options, OptionsError, Scheme};
+use crate::queue::{AckToken, Pushed};
+use crate::router::Router;
+use crate::runtime::{BoxFuture, BoxIo, Runtime};
+use crate::status::{Cause, ConnectionEvent, LinkState, Status};
+use crate::transport::Dialer;
+
+/// Bytes read per read call at least.
+const READ_CHUNK: usize = 16 * 1024;
+/// Most slices per vectored write.
+const MAX_SLICES: usize = 64;
+/// Rounds of work before yielding to other tasks.
+const BUDGET: usize = 32;
+/// Commands taken per round, so reads and writes interleave with a busy publisher.
+const COMMANDS_PER_ROUND: usize = 256;
+
+enum Waiter {
+    Publish(oneshot::Sender<Result<(), ClientError>>),
+    Subscribe(oneshot::Sender<Result<QoS, ClientError>>),
+    Unsubscribe(oneshot::Sender<Result<(), ClientError>>),
+}
+
+enum Link {
+    /// No transport; connect at `retry_at` (now if `None`).
+    Idle { retry_at: Option<StdInstant> },
+    Connecting {
+        broker: usize,
+        deadline: StdInstant,
+        dial: BoxFuture<io::Result<BoxIo>>,
+    },
+    Up(Conn),
+}
+
+struct Conn {
+    io: BoxIo,
+    broker: usize,
+    rbuf: BytesMut,
+    wq: VecDeque<Bytes>,
+    queued_total: u64,
+    written_total: u64,
+    needs_flush: bool,
+    /// DISCONNECT is queued: write everything, close, end.
+    closing: bool,
+}
+
+/// The connection task. Spawn [`EventLoop::run`] on the runtime (the adapters'
+/// `connect` functions do it for you). It ends when the application disconnects,
+/// when every [`Client`] and [`crate::Subscription`] is dropped, or when the
+/// connection ends and reconnecting is off.
+pub struct EventLoop<R: Runtime> {
+    session: Session,
+    origin: StdInstant,
+    brokers: Vec<Broker>,
+    dialer: Dialer,
+    reconnect: Option<Backoff>,
+    connect_timeout: Duration,
+    commands: Pin<Box<async_channel::Receiver<Command>>>,
+    control: Pin<Box<async_channel::Receiver<Control>>>,
+    control_tx: async_channel::Sender<Control>,
+    shared: Arc<Shared>,
+    link: Link,
+    next_broker: usize,
+    attempt: u32,
+    waiters: HashMap<OpId, Waiter>,
+    /// QoS 0 publishes handed out, resolved once the transport took their last byte.
+    written: VecDeque<(u64, oneshot::Sender<Result<(), ClientError>>)>,
+    stashed: Option<Command>,
+    disconnecting: Vec<oneshot::Sender<()>>,
+    finished: Option<Result<(), ClientError>>,
+    timer: Option<(StdInstant, BoxFuture<()>)>,
+    status: Status,
+    _runtime: PhantomData<fn() -> R>,
+}
+
+/// Builds a client handle and its event loop from options.
+pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>), OptionsError> {
+    if options.brokers.is_empty() {
+        return Err(OptionsError::NoBroker);
+    }
+    let config = options.session_config()?;
+    let needs_tls = options.connector.is_none()
+        && options
+            .brokers
+            .iter()
+            .any(|b| matches!(b.scheme, Scheme::Tls | Scheme::Wss));
+    let tls_config = if needs_tls {
+        Some(
+            options
+                .tls
+                .client_config()
+                .map_err(|_| OptionsError::Invalid("TLS settings"))?,
+        )
+    } else {
+        None
+    };
+    let (cmd_tx, cmd_rx) = async_channel::bounded(options.command_capacity);
+    let (ctl_tx, ctl_rx) = async_channel::unbounded();
+    let shared = Arc::new(Shared {
+        router: Mutex::new(Router::default()),
+        status: Mutex::new(Status::default()),
+        listeners: Mutex::new(Vec::new()),
+        subscription_capacity: options.subscription_capacity,
+    });
+    let client = Client {
+        commands: cmd_tx,
+        control: ctl_tx.clone(),
+        shared: shared.clone(),
+    };
+    let event_loop = EventLoop {
+        session: Session::new(config),
+        origin: StdInstant::now(),
+        brokers: options.brokers,
+        dialer: Dialer {
+            tls: options.tls,
+            tls_config,
+            connector: options.connector,
+        },
+        reconnect: options.reconnect,
+        connect_timeout: options.connect_timeout,
+        commands: Box::pin(cmd_rx),
+        control: Box::pin(ctl_rx),
+        control_tx: ctl_tx,
+        shared,
+        link: Link::Idle { retry_at: None },
+        next_broker: 0,
+        attempt: 0,
+        waiters: HashMap::new(),
+        written: VecDeque::new(),
+        stashed: None,
+        disconnecting: Vec::new(),
+        finished: None,
+        timer: None,
+        status: Status::default(),
+        _runtime: PhantomData,
+    };
+    Ok((client, event_loop))
+}
+
+impl<R: Runtime> EventLoop<R> {
+    /// Runs until the application disconnects or drops every handle (`Ok`), or the
+    /// connection ends with reconnecting off (`Err`).
+    pub async fn run(mut self) -> Result<(), ClientError> {
+        std::future::poll_fn(|cx| self.poll(cx)).await
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.origin.elapsed().as_millis() as u64)
+    }
+
+    fn to_std(&self, t: Instant) -> StdInstant {
+        self.origin + Duration::from_millis(t.as_millis())
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        for _ in 0..BUDGET {
+            let mut progress = self.poll_control(cx);
+            progress |= self.poll_commands(cx);
+            progress |= self.poll_link(cx);
+            let now = self.now();
+            if self.session.poll_timeout().is_some_and(|t| t <= now) {
+                self.session.handle_timeout(now);
+            }
+            progress |= self.process_events();
+            progress |= self.poll_write(cx);
+            if let Some(result) = self.finished.take() {
+                self.finish(&result);
+                return Poll::Ready(result);
+            }
+            self.publish_status();
+            progress |= self.poll_timer(cx);
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    // Inputs from the application.
+
+    fn poll_control(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(Some(ctl)) = self.control.as_mut().poll_next(cx) {
+            progress = true;
+            let now = self.now();
+            match ctl {
+                Control::Ack(delivery) => {
+                    // A stale delivery (older connection) is fine to ignore: the
+                    // broker sends the message again.
+                    let _ = self.session.ack(now, delivery);
+                }
+                Control::Unsubscribe(filter) => {
+                    if let Err(e) = self.session.unsubscribe(now, &[filter]) {
+                        debug!(error = %e, "unsubscribe of a dropped subscription failed");
+                    }
+                }
+            }
+        }
+        progress
+    }
+
+    fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        if let Some(cmd) = self.stashed.take() {
+            if !self.apply(cmd) {
+                return false;
+            }
+            progress = true;
+        }
+        for _ in 0..COMMANDS_PER_ROUND {
+            match self.commands.as_mut().poll_next(cx) {
+                Poll::Ready(Some(cmd)) => {
+                    progress = true;
+                    if !self.apply(cmd) {
+                        break;
+                    }
+                }
+                Poll::Ready(None) => {
+                    // Every handle is gone: nobody can use the connection any more.
+                    if self.disconnecting.is_empty() && self.finished.is_none() {
+                        debug!("all client handles dropped; disconnecting");
+                        self.start_disconnect();
+                        progress = true;
+                    }
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        progress
+    }
+
+    /// Hands a command to the session; false (and stashed) when its queue is full.
+    fn apply(&mut self, cmd: Command) -> bool {
+        let now = self.now();
+        match cmd {
+            Command::Publish { message, done } => {
+                let qos = message.qos;
+                match self.session.publish(now, message.clone()) {
+                    Ok(op) => {
+                        trace!(op = op.get(), ?qos, "publish queued");
+                        self.waiters.insert(op, Waiter::Publish(done));
+                    }
+                    Err(mqtt_session::Error::QueueFull) => {
+                        self.stashed = Some(Command::Publish { message, done });
+                        return false;
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(ClientError::Session(e)));
+                    }
+                }
+            }
+            Command::Subscribe { filter, qos, done } => {
+                match self.session.subscribe(now, &[(filter.clone(), qos)]) {
+                    Ok(op) => {
+                        info!(filter = %filter, ?qos, "subscribe");
+                        self.waiters.insert(op, Waiter::Subscribe(done));
+                    }
+                    Err(mqtt_session::Error::QueueFull) => {
+                        self.stashed = Some(Command::Subscribe { filter, qos, done });
+                        return false;
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(ClientError::Session(e)));
+                    }
+                }
+            }
+            Command::Unsubscribe { filter, done } => {
+                match self.session.unsubscribe(now, &[filter.clone()]) {
+                    Ok(op) => {
+                        info!(filter = %filter, "unsubscribe");
+                        self.waiters.insert(op, Waiter::Unsubscribe(done));
+                    }
+                    Err(mqtt_session::Error::QueueFull) => {
+                        self.stashed = Some(Command::Unsubscribe { filter, done });
+                        return false;
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(ClientError::Session(e)));
+                    }
+                }
+            }
+            Command::Disconnect { done } => {
+                self.disconnecting.push(done);
+                self.start_disconnect();
+            }
+        }
+        true
+    }
+
+    fn start_disconnect(&mut self) {
+        info!("disconnecting");
+        if matches!(self.link, Link::Up(_)) {
+            // Emits Disconnected { Local }; the link then flushes and closes.
+            self.session.disconnect(self.now());
+        } else {
+            self.link = Link::Idle { retry_at: None };
+            self.finished = Some(Ok(()));
+        }
+    }
+
+    // The transport.
+
+    fn poll_link(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = StdInstant::now();
+        match &mut self.link {
+            Link::Idle { retry_at } => {
+                if self.finished.is_some() || !self.disconnecting.is_empty() {
+                    return false;
+                }
+                if retry_at.is_some_and(|t| t > now) {
+                    return false;
+                }
+                let broker = self.next_broker % self.brokers.len();
+                let target = self.brokers[broker].clone();
+                info!(broker = %target.url(), "connecting");
+                self.status.state = LinkState::Connecting;
+                self.status.broker = Some(target.url());
+                let dial = Box::pin(self.dialer.clone().dial::<R>(target));
+                self.link = Link::Connecting {
+                    broker,
+                    deadline: now + self.connect_timeout,
+                    dial,
+                };
+                true
+            }
+            Link::Connecting {
+                broker,
+                deadline,
+                dial,
+            } => {
+                let broker = *broker;
+                match dial.as_mut().poll(cx) {
+                    Poll::Ready(Ok(io)) => {
+                        debug!(broker = %self.brokers[broker].url(), "transport open; sending CONNECT");
+                        self.link = Link::Up(Conn {
+                            io,
+                            broker,
+                            rbuf: BytesMut::with_capacity(READ_CHUNK),
+                            wq: VecDeque::new(),
+                            queued_total: 0,
+                            written_total: 0,
+                            needs_flush: false,
+                            closing: false,
+                        });
+                        if let Err(e) = self.session.connect(self.now()) {
+                            warn!(error = %e, "session refused to connect");
+                        }
+                        true
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.connect_failed(broker, Cause::Io(Arc::new(e)));
+                        true
+                    }
+                    Poll::Pending if now >= *deadline => {
+                        self.connect_failed(broker, Cause::ConnectTimeout);
+                        true
+                    }
+                    Poll::Pending => false,
+                }
+            }
+            Link::Up(conn) => {
+                if conn.closing {
+                    return false;
+                }
+                let mut progress = false;
+                for _ in 0..4 {
+                    match read_some(conn, cx) {
+                        Poll::Ready(Ok(0)) => {
+                            debug!("transport closed by the broker");
+                            self.status.last_cause = None;
+                            self.session.handle_transport_closed(self.now());
+                            return true;
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            trace!(bytes = n, "read");
+                            progress = true;
+                            let now = Instant::from_millis(self.origin.elapsed().as_millis() as u64);
+                            self.session.handle_read(now, &mut conn.rbuf);
+                        }
+                        Poll::Ready(Err(e)) => {
+                            debug!(error = %e, "read failed");
+                            self.status.last_cause = Some(Cause::Io(Arc::new(e)));
+                            self.session.handle_transport_closed(self.now());
+                            return true;
+                        }
+                        Poll::Pending => break,
+                    }
+                }
+                progress
+            }
+        }
+    }
+
+    fn connect_failed(&mut self, broker: usize, cause: Cause) {
+        warn!(broker = %self.brokers[broker].url(), %cause, "connect failed");
+        self.next_broker = broker + 1;
+        self.link_down(cause);
+    }
+
+    /// The transport is gone: notify, then schedule a reconnect or finish.
+    fn link_down(&mut self, cause: Cause) {
+        if !self.written.is_empty() {
+            debug!(lost = self.written.len(), "QoS 0 messages not written before the connection ended");
+        }
+        for (_, done) in self.written.drain(..) {
+            let _ = done.send(Err(ClientError::ConnectionLost));
+        }
+        self.status.last_cause = Some(cause.clone());
+        self.notify(ConnectionEvent::Disconnected {
+            cause: cause.clone(),
+        });
+        match self.reconnect {
+            Some(backoff) if self.disconnecting.is_empty() => {
+                let delay = backoff.delay(self.attempt);
+                self.attempt = self.attempt.saturating_add(1);
+                info!(attempt = self.attempt, ?delay, "reconnecting");
+                self.status.state = LinkState::Reconnecting;
+                self.status.reconnects += 1;
+                self.notify(ConnectionEvent::Reconnecting {
+                    attempt: self.attempt,
+                    delay,
+                });
+                self.link = Link::Idle {
+                    retry_at: Some(StdInstant::now() + delay),
+                };
+            }
+            _ => {
+                self.link = Link::Idle { retry_at: None };
+                self.finished = Some(if self.disconnecting.is_empty() {
+                    Err(ClientError::Connection(cause))
+                } else {
+                    Ok(())
+                });
+            }
+        }
+    }
+
+    // Session events.
+
+    fn process_events(&mut self) -> bool {
+        let mut progress = false;
+        while let Some(event) = self.session.poll_event() {
+            progress = true;
+            match event {
+                Event::Message(incoming) => self.route(incoming),
+                Event::Completed { op, outcome } => self.complete(op, outcome),
+                Event::Connected { session_present } => {
+                    let broker = match &self.link {
+                        Link::Up(c) => self.brokers[c.broker].url(),
+                        _ => String::new(),
+                    };
+                    info!(%broker, session_present, "connected");
+                    self.attempt = 0;
+                    self.status.state = LinkState::Connected;
+                    self.notify(ConnectionEvent::Connected {
+                        broker,
+                        session_present,
+                    });
+                }
+                Event::SessionLost {
+                    republished,
+                    failed,
+                    resubscribed,
+                } => {
+                    warn!(
+                        republished,
+                        failed, resubscribed, "the broker lost the session"
+                    );
+                }
+                Event::Disconnected { reason } => self.on_disconnected(reason),
+                other => debug!(?other, "session event"),
+            }
+        }
+        progress
+    }
+
+    fn on_disconnected(&mut self, reason: DisconnectReason) {
+        let Link::Up(conn) = &mut self.link else {
+            return;
+        };
+        if reason == DisconnectReason::Local {
+            // Write the DISCONNECT (and what precedes it), then close.
+            conn.closing = true;
+            return;
+        }
+        info!(?reason, "disconnected");
+        let cause = match (reason, self.status.last_cause.take()) {
+            (DisconnectReason::TransportClosed, Some(io @ Cause::Io(_))) => io,
+            (r, _) => Cause::Session(r),
+        };
+        self.link_down(cause);
+    }
+
+    fn route(&mut self, incoming: Incoming) {
+        self.status.messages_received += 1;
+        let qos = incoming.qos();
+        let msg = Message::new(incoming.publish);
+        let mut token: Option<Arc<AckToken>> = None;
+        let (mut matched, mut dropped) = (0usize, 0u64);
+        {
+            let control = &self.control_tx;
+            let mut hold = || {
+                token
+                    .get_or_insert_with(|| {
+                        Arc::new(AckToken {
+                            // Only QoS 1/2 are ever held, and those have a delivery.
+                            delivery: incoming.delivery.expect("QoS 1/2 delivery"),
+                            control: control.clone(),
+                        })
+                    })
+                    .clone()
+            };
+            self.shared.router().for_each_match(msg.topic(), |queue| {
+                matched += 1;
+                if queue.push(&msg, qos, &mut hold) == Pushed::Dropped {
+                    dropped += 1;
+                }
+            });
+        }
+        self.status.messages_dropped += dropped;
+        if matched == 0 {
+            self.status.messages_unrouted += 1;
+            debug!(topic = msg.topic(), "message matches no subscription");
+        }
+        trace!(topic = msg.topic(), ?qos, len = msg.payload().len(), matched, "message");
+        if token.is_none() {
+            if let Some(delivery) = incoming.delivery {
+                let _ = self.session.ack(self.now(), delivery);
+            }
+        }
+    }
+
+    fn complete(&mut self, op: OpId, outcome: Outcome) {
+        let Some(waiter) = self.waiters.remove(&op) else {
+            return;
+        };
+        match (waiter, outcome) {
+            (Waiter::Publish(done), Outcome::Sent) => {
+                // QoS 0: resolved once the transport took the last byte handed out.
+                match &self.link {
+                    Link::Up(conn) => self.written.push_back((conn.queued_total_after(), done)),
+                    _ => {
+                        let _ = done.send(Ok(()));
+                    }
+                }
+            }
+            (Waiter::Publish(done), Outcome::Acknowledged) => {
+                let _ = done.send(Ok(()));
+            }
+            (Waiter::Publish(done), _) => {
+                let _ = done.send(Err(ClientError::SessionLost));
+            }
+            (Waiter::Subscribe(done), Outcome::Subscribed(codes)) => {
+                let result = match codes.iter().next() {
+                    Some(SubackReturnCode::Success(q)) => Ok(q),
+                    _ => Err(ClientError::SubscribeRefused),
+                };
+                let _ = done.send(result);
+            }
+            (Waiter::Subscribe(done), _) => {
+                let _ = done.send(Err(ClientError::SessionLost));
+            }
+            (Waiter::Unsubscribe(done), Outcome::Unsubscribed) => {
+                let _ = done.send(Ok(()));
+            }
+            (Waiter::Unsubscribe(done), _) => {
+                let _ = done.send(Err(ClientError::SessionLost));
+            }
+        }
+    }
+
+    // Output to the transport.
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        let Link::Up(conn) = &mut self.link else {
+            // Nothing can be written; the session re-creates what matters on connect.
+            while self.session.poll_transmit().is_some() {}
+            return false;
+        };
+        let mut progress = false;
+        while let Some(t) = self.session.poll_transmit() {
+            trace!(bytes = t.len(), "transmit");
+            conn.push(t.head);
+            conn.push(t.payload);
+            // Handing out a QoS 0 publish completes it: run a round for that event.
+            progress = true;
+        }
+        match conn.flush_some(cx) {
+            Ok(true) => progress = true,
+            Ok(false) => {}
+            Err(e) => {
+                debug!(error = %e, "write failed");
+                self.status.last_cause = Some(Cause::Io(Arc::new(e)));
+                self.session.handle_transport_closed(self.now());
+                return true;
+            }
+        }
+        let written = conn.written_total;
+        while self.written.front().is_some_and(|(mark, _)| *mark <= written) {
+            if let Some((_, done)) = self.written.pop_front() {
+                let _ = done.send(Ok(()));
+            }
+        }
+        if conn.closing && conn.wq.is_empty() && !conn.needs_flush {
+            match Pin::new(&mut conn.io).poll_close(cx) {
+                Poll::Pending => return progress,
+                Poll::Ready(r) => {
+                    if let Err(e) = r {
+                        debug!(error = %e, "close failed");
+                    }
+                    info!("disconnected");
+                    self.link = Link::Idle { retry_at: None };
+                    self.finished = Some(Ok(()));
+                    return true;
+                }
+            }
+        }
+        progress
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut wake: Option<StdInstant> = self.session.poll_timeout().map(|t| self.to_std(t));
+        let link_deadline = match &self.link {
+            Link::Idle {
+                retry_at: Some(t), ..
+            } => Some(*t),
+            Link::Connecting { deadline, .. } => Some(*deadline),
+            _ => None,
+        };
+        wake = match (wake, link_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(wake) = wake else {
+            self.timer = None;
+            return false;
+        };
+        if !self.timer.as_ref().is_some_and(|(at, _)| *at <= wake) {
+            // Round up to the millisecond the session counts in, so that the timer
+            // never fires just before a deadline and spins.
+            self.timer = Some((wake, R::sleep_until(wake + Duration::from_millis(1))));
+        }
+        let (_, sleep) = self.timer.as_mut().expect("armed above");
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.timer = None;
+            return true;
+        }
+        false
+    }
+
+    // Reporting.
+
+    fn notify(&self, event: ConnectionEvent) {
+        let mut listeners = self.shared.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        listeners.retain(|l| l.force_send(event.clone()).is_ok());
+    }
+
+    fn publish_status(&mut self) {
+        let stats = self.session.stats();
+        self.status.inflight = stats.inflight;
+        self.status.queued = stats.queued;
+        self.status.connects = stats.connects;
+        *self.shared.status() = self.status.clone();
+    }
+
+    fn finish(&mut self, result: &Result<(), ClientError>) {
+        let err = match result {
+            Ok(()) => ClientError::Closed,
+            Err(e) => e.clone(),
+        };
+        for (_, waiter) in self.waiters.drain() {
+            match waiter {
+                Waiter::Publish(d) | Waiter::Unsubscribe(d) => {
+                    let _ = d.send(Err(err.clone()));
+                }
+                Waiter::Subscribe(d) => {
+                    let _ = d.send(Err(err.clone()));
+                }
+            }
+        }
+        for (_, done) in self.written.drain(..) {
+            let _ = done.send(Err(err.clone()));
+        }
+        if let Some(cmd) = self.stashed.take() {
+            match cmd {
+                Command::Publish { done, .. } | Command::Unsubscribe { done, .. } => {
+                    let _ = done.send(Err(err.clone()));
+                }
+                Command::Subscribe { done, .. } => {
+                    let _ = done.send(Err(err.clone()));
+                }
+                Command::Disconnect { done } => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        for done in self.disconnecting.drain(..) {
+            let _ = done.send(());
+        }
+        self.commands.close();
+        self.control.close();
+        self.shared.router().close_all();
+        self.status.state = LinkState::Closed;
+        *self.shared.status() = self.status.clone();
+        self.notify(ConnectionEvent::Closed);
+        self.shared
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        info!(?result, "event loop ended");
+    }
+}
+
+fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    let start = conn.rbuf.len();
+    if conn.rbuf.capacity() - start < READ_CHUNK / 4 {
+        conn.rbuf.reserve(READ_CHUNK);
+    }
+    let end = conn.rbuf.capacity().min(start + 4 * READ_CHUNK);
+    conn.rbuf.resize(end, 0);
+    let r = Pin::new(&mut conn.io).poll_read(cx, &mut conn.rbuf[start..]);
+    let n = match &r {
+        Poll::Ready(Ok(n)) => *n,
+        _ => 0,
+    };
+    conn.rbuf.truncate(start + n);
+    r
+}
+
+impl Conn {
+    fn push(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.queued_total += b.len() as u64;
+            self.wq.push_back(b);
+        }
+    }
+
+    /// The write mark of everything handed out so far.
+    fn queued_total_after(&self) -> u64 {
+        self.queued_total
+    }
+
+    /// Writes what it can (vectored); true when bytes moved or a flush completed.
+    fn flush_some(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let mut progress = false;
+        while !self.wq.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self.wq.iter().take(MAX_SLICES).map(|b| IoSlice::new(b)).collect();
+            match Pin::new(&mut self.io).poll_write_vectored(cx, &slices) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(mut n)) => {
+                    progress = true;
+                    self.needs_flush = true;
+                    self.written_total += n as u64;
+                    while n > 0 {
+                        let front = self.wq.front_mut().expect("wrote more than queued");
+                        if n >= front.len() {
+                            n -= front.len();
+                            self.wq.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(progress),
+            }
+        }
+        if self.needs_flush {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(progress)
+    }
+}

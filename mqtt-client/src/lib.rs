@@ -1,0 +1,67 @@
+//! The async MQTT client the runtime adapters share: [`Client`], [`Subscription`],
+//! the topic router, and the reconnecting [`EventLoop`] over any `futures-io`
+//! transport (TCP, TLS with rustls, WebSocket, or a stream of your own).
+//!
+//! Applications use an adapter (`mqtt-tokio`, `mqtt-smol`, `mqtt-async-std`), which
+//! supplies the [`Runtime`] (TCP connect and timers) and re-exports this crate. The
+//! protocol itself lives in `mqtt-session`; this crate moves bytes and routes events.
+//!
+//! Options come from code or a URL:
+//!
+//! ```
+//! use std::time::Duration;
+//! use mqtt_client::{Backoff, Options, QoS};
+//!
+//! let opts = Options::parse("mqtt://127.0.0.1:1883?client_id=demo")?
+//!     .keep_alive(Duration::from_secs(30))
+//!     .clean_session(false)
+//!     .will("demo/status", "offline", QoS::AtLeastOnce, true)
+//!     .reconnect(Some(Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(10), jitter: true }))
+//!     .failover("mqtt://127.0.0.1:1884")?;
+//! assert_eq!(opts.brokers().len(), 2);
+//! # Ok::<(), mqtt_client::OptionsError>(())
+//! ```
+//!
+//! How it behaves:
+//! - `publish(..).await` resolves on PUBACK (QoS 1), PUBCOMP (QoS 2), or when the
+//!   bytes are written (QoS 0); while offline the message waits and is sent after
+//!   reconnecting, and unacknowledged messages are re-sent with DUP on resumption.
+//! - The event loop never waits for the application. A full [`Subscription`] queue
+//!   drops QoS 0 messages (counted in [`Status::messages_dropped`]) and holds back the
+//!   PUBACK/PUBREC of QoS 1/2 messages until the subscriber takes them, so the broker's
+//!   in-flight window slows it down. Publishing from the task that reads a
+//!   subscription therefore never deadlocks.
+//! - Writes are batched: every ready packet goes out in one vectored write, payloads
+//!   are never copied; received payloads are views of the read buffer.
+
+#![forbid(unsafe_code)]
+
+mod backoff;
+mod client;
+mod error;
+mod event_loop;
+mod message;
+mod options;
+mod queue;
+mod router;
+mod runtime;
+mod status;
+mod tls;
+mod transport;
+mod ws;
+
+pub use backoff::Backoff;
+pub use client::{Ack, Client, ConnectionEvents, IntoTopic, Subscription};
+pub use error::ClientError;
+pub use event_loop::{new_client, EventLoop};
+pub use message::Message;
+pub use options::{Broker, Connector, Options, OptionsError, Scheme, Will};
+pub use runtime::{BoxFuture, BoxIo, Io, Runtime};
+pub use status::{Cause, ConnectionEvent, LinkState, Status};
+pub use tls::TlsOptions;
+
+pub use bytes::Bytes;
+pub use mqtt_proto::{QoS, TopicName};
+pub use mqtt_session::DisconnectReason;
+/// The rustls crate this client uses, for [`TlsOptions::rustls_config`].
+pub use rustls;
