@@ -94,6 +94,9 @@ impl Builder {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("mqtt-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // Run as root, mosquitto drops to its own user: let it write its database.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let mut conf = String::from("per_listener_settings false\nallow_anonymous true\nlog_dest stderr\n");
         if self.persistence {
             conf += &format!("persistence true\npersistence_location {}/\n", dir.display());
