@@ -25,7 +25,6 @@
 use std::io;
 use std::time::Instant;
 
-
 pub use mqtt_client::*;
 
 /// async-std's TCP sockets; timers from async-io, the reactor async-std runs on.

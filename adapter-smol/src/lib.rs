@@ -26,7 +26,6 @@
 use std::io;
 use std::time::Instant;
 
-
 pub use mqtt_client::*;
 
 /// smol's (async-io's) TCP sockets and timers.
@@ -62,7 +61,9 @@ pub fn client(options: Options) -> Result<(Client, EventLoop), OptionsError> {
 /// A client whose event loop is spawned on smol's global executor. The task resolves
 /// when the event loop ends (dropping it cancels the event loop: `detach` it to keep
 /// it running unobserved).
-pub fn connect(options: Options) -> Result<(Client, smol::Task<Result<(), ClientError>>), OptionsError> {
+pub fn connect(
+    options: Options,
+) -> Result<(Client, smol::Task<Result<(), ClientError>>), OptionsError> {
     let (client, event_loop) = client(options)?;
     Ok((client, smol::spawn(event_loop.run())))
 }

@@ -14,7 +14,7 @@ const OPEN: u8 = 0;
 const CUT: u8 = 1;
 const STALLED: u8 = 2;
 
-/// Controls every [`Killable`] made from it.
+/// Controls every transport wrapped with it.
 #[derive(Clone, Default)]
 pub struct Switch {
     state: Arc<AtomicU8>,
@@ -89,7 +89,11 @@ impl Killable {
 }
 
 impl AsyncRead for Killable {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         match self.check(cx) {
             Poll::Ready(Ok(io)) => Pin::new(io).poll_read(cx, buf),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -99,7 +103,11 @@ impl AsyncRead for Killable {
 }
 
 impl AsyncWrite for Killable {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.switch.state.load(Ordering::SeqCst) == STALLED {
             return Poll::Ready(Ok(buf.len())); // swallowed, like a black hole
         }

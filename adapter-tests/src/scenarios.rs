@@ -56,29 +56,51 @@ pub async fn pubsub_every_qos_and_size<H: Harness>() {
             a.publish("to/b", pa.clone(), qos, false).await.unwrap();
             b.publish("to/a", pb.clone(), qos, false).await.unwrap();
             let (mb, ma) = (next(&mut to_b).await, next(&mut to_a).await);
-            assert_eq!((mb.topic(), mb.payload(), mb.qos()), ("to/b", &pa[..], qos), "{qos:?} {len}");
-            assert_eq!((ma.topic(), ma.payload(), ma.qos()), ("to/a", &pb[..], qos), "{qos:?} {len}");
+            assert_eq!(
+                (mb.topic(), mb.payload(), mb.qos()),
+                ("to/b", &pa[..], qos),
+                "{qos:?} {len}"
+            );
+            assert_eq!(
+                (ma.topic(), ma.payload(), ma.qos()),
+                ("to/a", &pb[..], qos),
+                "{qos:?} {len}"
+            );
         }
     }
     a.disconnect().await.unwrap();
     b.disconnect().await.unwrap();
     assert!(a_loop.await.is_ok() && b_loop.await.is_ok());
     // After the event loop ended, calls fail with a typed error.
-    assert!(matches!(a.publish("x", "y", QoS::AtMostOnce, false).await, Err(ClientError::Closed)));
+    assert!(matches!(
+        a.publish("x", "y", QoS::AtMostOnce, false).await,
+        Err(ClientError::Closed)
+    ));
 }
 
 /// A retained message reaches a later subscriber, flagged as retained.
 pub async fn retained_messages<H: Harness>() {
     let broker = Mosquitto::start();
     let (a, _a) = start::<H>(opts(&broker.url(), "retain-a"));
-    a.publish("retained/x", "kept", QoS::AtLeastOnce, true).await.unwrap();
-    a.publish("retained/y", "live", QoS::AtLeastOnce, false).await.unwrap();
+    a.publish("retained/x", "kept", QoS::AtLeastOnce, true)
+        .await
+        .unwrap();
+    a.publish("retained/y", "live", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     let (b, _b) = start::<H>(opts(&broker.url(), "retain-b"));
     let mut sub = b.subscribe("retained/#", QoS::AtLeastOnce).await.unwrap();
     let m = next(&mut sub).await;
-    assert_eq!((m.topic(), m.payload(), m.retain()), ("retained/x", &b"kept"[..], true));
-    a.publish("retained/x", "", QoS::AtLeastOnce, true).await.unwrap(); // clears it
-    a.publish("retained/z", "now", QoS::AtLeastOnce, false).await.unwrap();
+    assert_eq!(
+        (m.topic(), m.payload(), m.retain()),
+        ("retained/x", &b"kept"[..], true)
+    );
+    a.publish("retained/x", "", QoS::AtLeastOnce, true)
+        .await
+        .unwrap(); // clears it
+    a.publish("retained/z", "now", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     let m = next(&mut sub).await;
     // A message matching an established subscription is not flagged [MQTT-3.3.1-9].
     assert_eq!((m.topic(), m.retain()), ("retained/x", false));
@@ -90,7 +112,10 @@ pub async fn retained_messages<H: Harness>() {
 pub async fn will_on_dead_connection<H: Harness>() {
     let broker = Mosquitto::start();
     let (watcher, _w) = start::<H>(opts(&broker.url(), "will-watch"));
-    let mut wills = watcher.subscribe("wills/#", QoS::AtLeastOnce).await.unwrap();
+    let mut wills = watcher
+        .subscribe("wills/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     let switch = Switch::default();
     let (s, port) = (switch.clone(), broker.port());
     let options = Options::with_connector(Arc::new(move || {
@@ -101,7 +126,10 @@ pub async fn will_on_dead_connection<H: Harness>() {
     .will("wills/dies", "gone", QoS::AtLeastOnce, false)
     .reconnect(None);
     let (dying, dying_loop) = start::<H>(options);
-    dying.publish("alive", "yes", QoS::AtLeastOnce, false).await.unwrap();
+    dying
+        .publish("alive", "yes", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     switch.cut();
     let m = next(&mut wills).await;
     assert_eq!((m.topic(), m.payload()), ("wills/dies", &b"gone"[..]));
@@ -110,12 +138,19 @@ pub async fn will_on_dead_connection<H: Harness>() {
         other => panic!("expected a connection error, got {other:?}"),
     }
     // A clean disconnect never publishes the will [MQTT-3.1.2-10].
-    let options = opts(&broker.url(), "will-clean").will("wills/clean", "gone", QoS::AtLeastOnce, false);
+    let options =
+        opts(&broker.url(), "will-clean").will("wills/clean", "gone", QoS::AtLeastOnce, false);
     let (clean, clean_loop) = start::<H>(options);
-    clean.publish("alive", "yes", QoS::AtLeastOnce, false).await.unwrap();
+    clean
+        .publish("alive", "yes", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     clean.disconnect().await.unwrap();
     clean_loop.await.unwrap();
-    watcher.publish("wills/marker", "m", QoS::AtLeastOnce, false).await.unwrap();
+    watcher
+        .publish("wills/marker", "m", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     assert_eq!(next(&mut wills).await.topic(), "wills/marker");
 }
 
@@ -133,8 +168,14 @@ pub async fn persistent_session<H: Harness>() {
     }
     let (p, _p) = start::<H>(opts(&broker.url(), "persist-pub"));
     for i in 0..20u32 {
-        let qos = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
-        p.publish("persist/m", i.to_be_bytes().to_vec(), qos, false).await.unwrap();
+        let qos = if i % 2 == 0 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::ExactlyOnce
+        };
+        p.publish("persist/m", i.to_be_bytes().to_vec(), qos, false)
+            .await
+            .unwrap();
     }
     // Subscribe before the event loop runs: the broker delivers right after CONNACK.
     let (s, event_loop) = mqtt_client::new_client::<H::R>(sub_opts()).unwrap();
@@ -143,7 +184,9 @@ pub async fn persistent_session<H: Harness>() {
     let _loop = H::spawn(Box::pin(event_loop.run()));
     let mut sub = subscribing.await.unwrap();
     match events.recv().await {
-        Some(ConnectionEvent::Connected { session_present, .. }) => assert!(session_present),
+        Some(ConnectionEvent::Connected {
+            session_present, ..
+        }) => assert!(session_present),
         other => panic!("{other:?}"),
     }
     let mut got = Vec::new();
@@ -151,7 +194,11 @@ pub async fn persistent_session<H: Harness>() {
         let m = next(&mut sub).await;
         got.push(u32::from_be_bytes(m.payload().try_into().unwrap()));
     }
-    assert_eq!(got, (0..20).collect::<Vec<_>>(), "order of one publisher is kept");
+    assert_eq!(
+        got,
+        (0..20).collect::<Vec<_>>(),
+        "order of one publisher is kept"
+    );
 }
 
 /// The broker restarts mid-stream; both clients reconnect by themselves, no QoS 1/2
@@ -171,13 +218,22 @@ pub async fn broker_restart<H: Harness>() {
     let mut acks = Vec::new();
     let mut seen: HashMap<u32, u32> = HashMap::new();
     for i in 0..N {
-        let qos = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
-        acks.push(p.try_publish("restart/m", i.to_be_bytes().to_vec(), qos, false).unwrap());
+        let qos = if i % 2 == 0 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::ExactlyOnce
+        };
+        acks.push(
+            p.try_publish("restart/m", i.to_be_bytes().to_vec(), qos, false)
+                .unwrap(),
+        );
         if i == N / 2 {
             // Wait until some arrived, then restart the broker under the stream.
             while seen.len() < 20 {
                 let m = next(&mut sub).await;
-                *seen.entry(u32::from_be_bytes(m.payload().try_into().unwrap())).or_default() += 1;
+                *seen
+                    .entry(u32::from_be_bytes(m.payload().try_into().unwrap()))
+                    .or_default() += 1;
             }
             broker.restart();
         }
@@ -188,7 +244,9 @@ pub async fn broker_restart<H: Harness>() {
             let missing: Vec<u32> = (0..N).filter(|i| !seen.contains_key(i)).collect();
             panic!("messages never arrived: {missing:?}\n{}", broker.log());
         };
-        *seen.entry(u32::from_be_bytes(m.payload().try_into().unwrap())).or_default() += 1;
+        *seen
+            .entry(u32::from_be_bytes(m.payload().try_into().unwrap()))
+            .or_default() += 1;
     }
     for ack in acks {
         ack.await.unwrap();
@@ -212,21 +270,38 @@ pub async fn overlapping_subscriptions<H: Harness>() {
     let mut plus = c.subscribe("o/+/c", QoS::AtLeastOnce).await.unwrap();
     let mut exact = c.subscribe("o/b/c", QoS::AtLeastOnce).await.unwrap();
     let mut exact2 = c.subscribe("o/b/c", QoS::AtMostOnce).await.unwrap();
-    c.publish("o/b/c", "1", QoS::AtLeastOnce, false).await.unwrap();
-    c.publish("o/x", "2", QoS::AtLeastOnce, false).await.unwrap();
-    c.publish("o/z/c", "3", QoS::AtLeastOnce, false).await.unwrap();
+    c.publish("o/b/c", "1", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    c.publish("o/x", "2", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    c.publish("o/z/c", "3", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     let payloads = |v: Vec<Message>| v.iter().map(|m| m.payload().to_vec()).collect::<Vec<_>>();
     let mut got = Vec::new();
     for _ in 0..3 {
         got.push(next(&mut all).await);
     }
-    assert_eq!(payloads(got), vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
-    assert_eq!(payloads(vec![next(&mut plus).await, next(&mut plus).await]), vec![b"1".to_vec(), b"3".to_vec()]);
+    assert_eq!(
+        payloads(got),
+        vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
+    );
+    assert_eq!(
+        payloads(vec![next(&mut plus).await, next(&mut plus).await]),
+        vec![b"1".to_vec(), b"3".to_vec()]
+    );
     assert_eq!(next(&mut exact).await.payload(), b"1");
     assert_eq!(next(&mut exact2).await.payload(), b"1");
-    c.publish("o/marker", "m", QoS::AtLeastOnce, false).await.unwrap();
+    c.publish("o/marker", "m", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     assert_eq!(next(&mut all).await.payload(), b"m");
-    assert!(plus.is_empty() && exact.is_empty() && exact2.is_empty(), "extra copies routed");
+    assert!(
+        plus.is_empty() && exact.is_empty() && exact2.is_empty(),
+        "extra copies routed"
+    );
 }
 
 async fn roundtrip<H: Harness>(options: Options) {
@@ -255,7 +330,11 @@ pub async fn tls_with_test_ca<H: Harness>() {
 pub async fn tls_wrong_ca_is_refused<H: Harness>() {
     let broker = Mosquitto::builder().tls().start();
     let tls = TlsOptions::default().ca_pem(broker.certs().other_ca_pem.clone());
-    let (c, c_loop) = start::<H>(opts(&broker.tls_url(), "tls-wrong").tls(tls).reconnect(None));
+    let (c, c_loop) = start::<H>(
+        opts(&broker.tls_url(), "tls-wrong")
+            .tls(tls)
+            .reconnect(None),
+    );
     match c_loop.await {
         Err(ClientError::Connection(Cause::Io(e))) => {
             assert!(e.to_string().to_lowercase().contains("certificate"), "{e}")
@@ -280,7 +359,11 @@ pub async fn tls_client_certificate<H: Harness>() {
         .client_cert_pem(certs.client_pem.clone(), certs.client_key_pem.clone());
     roundtrip::<H>(opts(&broker.mtls_url(), "mtls").tls(tls)).await;
     let tls = TlsOptions::default().ca_pem(certs.ca_pem.clone());
-    let (_c, c_loop) = start::<H>(opts(&broker.mtls_url(), "mtls-none").tls(tls).reconnect(None));
+    let (_c, c_loop) = start::<H>(
+        opts(&broker.mtls_url(), "mtls-none")
+            .tls(tls)
+            .reconnect(None),
+    );
     assert!(matches!(c_loop.await, Err(ClientError::Connection(_))));
 }
 
@@ -311,10 +394,14 @@ pub async fn publish_from_subscriber_task_never_deadlocks<H: Harness>() {
         .max_inflight(2);
     let (worker, _w) = start::<H>(worker_opts);
     let mut input = worker.subscribe("dl/in", QoS::AtLeastOnce).await.unwrap();
+    let mut fed = Vec::new();
     for i in 0..N {
-        let _ = feeder
-            .try_publish("dl/in", (i as u32).to_be_bytes().to_vec(), QoS::AtLeastOnce, false)
-            .unwrap();
+        let payload = (i as u32).to_be_bytes().to_vec();
+        fed.push(
+            feeder
+                .try_publish("dl/in", payload, QoS::AtLeastOnce, false)
+                .unwrap(),
+        );
     }
     // Let the queue fill past its size before reading anything.
     let mut peak = 0;
@@ -327,21 +414,29 @@ pub async fn publish_from_subscriber_task_never_deadlocks<H: Harness>() {
     for _ in 0..N {
         let m = next(&mut input).await;
         peak = peak.max(input.len() + 1);
-        worker.publish("dl/out", m.payload_bytes(), QoS::AtLeastOnce, false).await.unwrap();
+        worker
+            .publish("dl/out", m.payload_bytes(), QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
     }
     for i in 0..N {
         let m = next(&mut out).await;
         assert_eq!(m.payload(), (i as u32).to_be_bytes());
     }
     assert_eq!(input.dropped(), 0, "QoS 1 is never dropped");
+    for ack in fed {
+        ack.await.unwrap();
+    }
 }
 
 /// Any `AsyncRead + AsyncWrite` the application opens works as the transport.
 pub async fn custom_transport<H: Harness>() {
     let broker = Mosquitto::start();
     let port = broker.port();
-    let options = Options::with_connector(Arc::new(move || H::R::connect_tcp("127.0.0.1".into(), port)))
-        .client_id("custom");
+    let options = Options::with_connector(Arc::new(move || {
+        H::R::connect_tcp("127.0.0.1".into(), port)
+    }))
+    .client_id("custom");
     roundtrip::<H>(options).await;
 }
 
@@ -379,18 +474,42 @@ pub async fn status_and_connection_events<H: Harness>() {
     let mut events = c.connection_events();
     assert_eq!(c.status().state, LinkState::Connecting);
     let _loop = H::spawn(Box::pin(event_loop.run()));
-    assert!(matches!(events.recv().await, Some(ConnectionEvent::Connected { session_present: false, .. })));
+    assert!(matches!(
+        events.recv().await,
+        Some(ConnectionEvent::Connected {
+            session_present: false,
+            ..
+        })
+    ));
     c.publish("st", "1", QoS::AtLeastOnce, false).await.unwrap();
     let st = c.status();
-    assert_eq!((st.state, st.connects, st.reconnects, st.inflight), (LinkState::Connected, 1, 0, 0));
+    assert_eq!(
+        (st.state, st.connects, st.reconnects, st.inflight),
+        (LinkState::Connected, 1, 0, 0)
+    );
     switch.cut();
-    assert!(matches!(events.recv().await, Some(ConnectionEvent::Disconnected { .. })));
-    assert!(matches!(events.recv().await, Some(ConnectionEvent::Reconnecting { attempt: 1, .. })));
+    assert!(matches!(
+        events.recv().await,
+        Some(ConnectionEvent::Disconnected { .. })
+    ));
+    assert!(matches!(
+        events.recv().await,
+        Some(ConnectionEvent::Reconnecting { attempt: 1, .. })
+    ));
     switch.reset();
-    assert!(matches!(events.recv().await, Some(ConnectionEvent::Connected { session_present: true, .. })));
+    assert!(matches!(
+        events.recv().await,
+        Some(ConnectionEvent::Connected {
+            session_present: true,
+            ..
+        })
+    ));
     c.publish("st", "2", QoS::ExactlyOnce, false).await.unwrap();
     let st = c.status();
-    assert_eq!((st.state, st.connects, st.reconnects), (LinkState::Connected, 2, 1));
+    assert_eq!(
+        (st.state, st.connects, st.reconnects),
+        (LinkState::Connected, 2, 1)
+    );
     c.disconnect().await.unwrap();
     assert!(matches!(events.recv().await, Some(ConnectionEvent::Closed)));
     assert_eq!(c.status().state, LinkState::Closed);
@@ -421,7 +540,9 @@ pub async fn half_open_connection_detected_by_keepalive<H: Harness>() {
     loop {
         match events.recv().await {
             Some(ConnectionEvent::Connected { .. }) => {}
-            Some(ConnectionEvent::Disconnected { cause: Cause::Session(r) }) => {
+            Some(ConnectionEvent::Disconnected {
+                cause: Cause::Session(r),
+            }) => {
                 assert_eq!(r, mqtt_client::DisconnectReason::PingTimeout);
                 break;
             }
@@ -429,7 +550,10 @@ pub async fn half_open_connection_detected_by_keepalive<H: Harness>() {
         }
     }
     let took = stalled.elapsed();
-    assert!(took <= Duration::from_millis(3000 + 200), "detected after {took:?}");
+    assert!(
+        took <= Duration::from_millis(3000 + 200),
+        "detected after {took:?}"
+    );
     switch.reset();
     c.publish("ho", "2", QoS::AtLeastOnce, false).await.unwrap();
     assert!(c.status().reconnects >= 1);
@@ -445,12 +569,21 @@ pub async fn unsubscribe_stops_delivery<H: Harness>() {
     let mut ended = c.subscribe("v/#", QoS::AtLeastOnce).await.unwrap();
     c.unsubscribe("v/#").await.unwrap();
     assert!(ended.recv().await.is_none());
-    c.publish("u/1", "x", QoS::AtLeastOnce, false).await.unwrap();
-    c.publish("v/1", "x", QoS::AtLeastOnce, false).await.unwrap();
-    c.publish("sentinel", "s", QoS::AtLeastOnce, false).await.unwrap();
+    c.publish("u/1", "x", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    c.publish("v/1", "x", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    c.publish("sentinel", "s", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     next(&mut sentinel).await;
     let st = c.status();
-    assert_eq!((st.messages_received, st.messages_unrouted, st.subscriptions), (1, 0, 1));
+    assert_eq!(
+        (st.messages_received, st.messages_unrouted, st.subscriptions),
+        (1, 0, 1)
+    );
 }
 
 /// Local misuse fails at the call with a typed error; the connection goes on.
@@ -461,14 +594,25 @@ pub async fn invalid_input_is_an_error_at_the_call<H: Harness>() {
         c.publish("a/+", "x", QoS::AtLeastOnce, false).await,
         Err(ClientError::InvalidTopic(_))
     ));
-    assert!(matches!(c.publish("", "x", QoS::AtMostOnce, false).await, Err(ClientError::InvalidTopic(_))));
-    assert!(matches!(c.subscribe("a/#/b", QoS::AtMostOnce).await, Err(ClientError::InvalidTopic(_))));
-    assert!(matches!(Options::parse("http://x"), Err(mqtt_client::OptionsError::Scheme(_))));
+    assert!(matches!(
+        c.publish("", "x", QoS::AtMostOnce, false).await,
+        Err(ClientError::InvalidTopic(_))
+    ));
+    assert!(matches!(
+        c.subscribe("a/#/b", QoS::AtMostOnce).await,
+        Err(ClientError::InvalidTopic(_))
+    ));
+    assert!(matches!(
+        Options::parse("http://x"),
+        Err(mqtt_client::OptionsError::Scheme(_))
+    ));
     let bad = opts(&broker.url(), "x\u{0}y");
     assert!(mqtt_client::new_client::<H::R>(bad).is_err());
     let mut seen = HashSet::new();
     let mut sub = c.subscribe("ok", QoS::AtLeastOnce).await.unwrap();
-    c.publish("ok", "fine", QoS::AtLeastOnce, false).await.unwrap();
+    c.publish("ok", "fine", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     seen.insert(next(&mut sub).await.payload().to_vec());
     assert!(seen.contains(&b"fine"[..]));
 }

@@ -238,13 +238,24 @@ impl Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("status", &self.status()).finish()
+        f.debug_struct("Client")
+            .field("status", &self.status())
+            .finish()
     }
 }
 
-type Prepared = (mqtt_session::Message, oneshot::Sender<Result<(), ClientError>>, Ack);
+type Prepared = (
+    mqtt_session::Message,
+    oneshot::Sender<Result<(), ClientError>>,
+    Ack,
+);
 
-fn prepare(topic: impl IntoTopic, payload: impl Into<Bytes>, qos: QoS, retain: bool) -> Result<Prepared, ClientError> {
+fn prepare(
+    topic: impl IntoTopic,
+    payload: impl Into<Bytes>,
+    qos: QoS,
+    retain: bool,
+) -> Result<Prepared, ClientError> {
     let topic = topic.into_topic().map_err(ClientError::InvalidTopic)?;
     let mut message = mqtt_session::Message::new(topic, payload, qos);
     message.retain = retain;

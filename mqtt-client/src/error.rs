@@ -39,7 +39,9 @@ impl fmt::Display for ClientError {
             ClientError::Session(e) => write!(f, "{e}"),
             ClientError::SessionLost => f.write_str("broker lost the session"),
             ClientError::SubscribeRefused => f.write_str("subscription refused by the broker"),
-            ClientError::ConnectionLost => f.write_str("connection lost before the message was written"),
+            ClientError::ConnectionLost => {
+                f.write_str("connection lost before the message was written")
+            }
         }
     }
 }

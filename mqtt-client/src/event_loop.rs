@@ -2,8 +2,8 @@
 //! reconnects. One poll function, so the order of work is explicit:
 //! commands, transport, timers, events, writes.
 
-use std::collections::{HashMap, VecDeque};
 use futures_io::{AsyncRead, AsyncWrite};
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -46,7 +46,9 @@ enum Waiter {
 
 enum Link {
     /// No transport; connect at `retry_at` (now if `None`).
-    Idle { retry_at: Option<StdInstant> },
+    Idle {
+        retry_at: Option<StdInstant>,
+    },
     Connecting {
         broker: usize,
         deadline: StdInstant,
@@ -290,7 +292,7 @@ impl<R: Runtime> EventLoop<R> {
                 }
             }
             Command::Unsubscribe { filter, done } => {
-                match self.session.unsubscribe(now, &[filter.clone()]) {
+                match self.session.unsubscribe(now, std::slice::from_ref(&filter)) {
                     Ok(op) => {
                         info!(filter = %filter, "unsubscribe");
                         self.waiters.insert(op, Waiter::Unsubscribe(done));
@@ -399,7 +401,8 @@ impl<R: Runtime> EventLoop<R> {
                         Poll::Ready(Ok(n)) => {
                             trace!(bytes = n, "read");
                             progress = true;
-                            let now = Instant::from_millis(self.origin.elapsed().as_millis() as u64);
+                            let now =
+                                Instant::from_millis(self.origin.elapsed().as_millis() as u64);
                             self.session.handle_read(now, &mut conn.rbuf);
                         }
                         Poll::Ready(Err(e)) => {
@@ -425,7 +428,10 @@ impl<R: Runtime> EventLoop<R> {
     /// The transport is gone: notify, then schedule a reconnect or finish.
     fn link_down(&mut self, cause: Cause) {
         if !self.written.is_empty() {
-            debug!(lost = self.written.len(), "QoS 0 messages not written before the connection ended");
+            debug!(
+                lost = self.written.len(),
+                "QoS 0 messages not written before the connection ended"
+            );
         }
         for (_, done) in self.written.drain(..) {
             let _ = done.send(Err(ClientError::ConnectionLost));
@@ -547,7 +553,13 @@ impl<R: Runtime> EventLoop<R> {
             self.status.messages_unrouted += 1;
             debug!(topic = msg.topic(), "message matches no subscription");
         }
-        trace!(topic = msg.topic(), ?qos, len = msg.payload().len(), matched, "message");
+        trace!(
+            topic = msg.topic(),
+            ?qos,
+            len = msg.payload().len(),
+            matched,
+            "message"
+        );
         if token.is_none() {
             if let Some(delivery) = incoming.delivery {
                 let _ = self.session.ack(self.now(), delivery);
@@ -621,7 +633,11 @@ impl<R: Runtime> EventLoop<R> {
             }
         }
         let written = conn.written_total;
-        while self.written.front().is_some_and(|(mark, _)| *mark <= written) {
+        while self
+            .written
+            .front()
+            .is_some_and(|(mark, _)| *mark <= written)
+        {
             if let Some((_, done)) = self.written.pop_front() {
                 let _ = done.send(Ok(()));
             }
@@ -660,7 +676,7 @@ impl<R: Runtime> EventLoop<R> {
             self.timer = None;
             return false;
         };
-        if !self.timer.as_ref().is_some_and(|(at, _)| *at <= wake) {
+        if self.timer.as_ref().is_none_or(|(at, _)| *at > wake) {
             // Round up to the millisecond the session counts in, so that the timer
             // never fires just before a deadline and spins.
             self.timer = Some((wake, R::sleep_until(wake + Duration::from_millis(1))));
@@ -676,7 +692,11 @@ impl<R: Runtime> EventLoop<R> {
     // Reporting.
 
     fn notify(&self, event: ConnectionEvent) {
-        let mut listeners = self.shared.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut listeners = self
+            .shared
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         listeners.retain(|l| l.force_send(event.clone()).is_ok());
     }
 
@@ -770,7 +790,12 @@ impl Conn {
     fn flush_some(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         let mut progress = false;
         while !self.wq.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self.wq.iter().take(MAX_SLICES).map(|b| IoSlice::new(b)).collect();
+            let slices: Vec<IoSlice<'_>> = self
+                .wq
+                .iter()
+                .take(MAX_SLICES)
+                .map(|b| IoSlice::new(b))
+                .collect();
             match Pin::new(&mut self.io).poll_write_vectored(cx, &slices) {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(mut n)) => {

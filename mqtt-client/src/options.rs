@@ -219,7 +219,9 @@ impl Options {
                 "keep_alive" | "keepalive" => {
                     opts.keep_alive = Duration::from_secs(value.parse().map_err(|_| bad())?)
                 }
-                "clean_session" | "clean" => opts.clean_session = parse_bool(&value).ok_or_else(bad)?,
+                "clean_session" | "clean" => {
+                    opts.clean_session = parse_bool(&value).ok_or_else(bad)?
+                }
                 "max_inflight" => opts.max_inflight = value.parse().map_err(|_| bad())?,
                 "connect_timeout" => {
                     opts.connect_timeout = Duration::from_secs(value.parse().map_err(|_| bad())?)
@@ -273,7 +275,13 @@ impl Options {
     }
 
     /// The will message.
-    pub fn will(mut self, topic: &str, payload: impl Into<Bytes>, qos: QoS, retain: bool) -> Options {
+    pub fn will(
+        mut self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Options {
         self.will = Some(Will {
             topic: topic.into(),
             payload: payload.into(),
@@ -346,7 +354,9 @@ impl Options {
         c.keep_alive = self.keep_alive;
         c.clean_session = self.clean_session;
         c.username = match &self.username {
-            Some(u) => Some(Str::from_string(u.clone()).map_err(|_| OptionsError::Invalid("user name"))?),
+            Some(u) => {
+                Some(Str::from_string(u.clone()).map_err(|_| OptionsError::Invalid("user name"))?)
+            }
             None => None,
         };
         c.password = self.password.clone();
@@ -445,14 +455,29 @@ mod tests {
         let b = Broker::parse("mqtt://127.0.0.1").unwrap();
         assert_eq!((b.scheme, b.port), (Scheme::Tcp, 1883));
         let b = Broker::parse("mqtts://localhost").unwrap();
-        assert_eq!((b.scheme, b.port, b.host.as_str()), (Scheme::Tls, 8883, "localhost"));
+        assert_eq!(
+            (b.scheme, b.port, b.host.as_str()),
+            (Scheme::Tls, 8883, "localhost")
+        );
         let b = Broker::parse("ws://127.0.0.1:9001/mqtt").unwrap();
-        assert_eq!((b.scheme, b.port, b.path.as_str()), (Scheme::Ws, 9001, "/mqtt"));
+        assert_eq!(
+            (b.scheme, b.port, b.path.as_str()),
+            (Scheme::Ws, 9001, "/mqtt")
+        );
         let b = Broker::parse("wss://[::1]").unwrap();
-        assert_eq!((b.scheme, b.port, b.host.as_str()), (Scheme::Wss, 443, "::1"));
+        assert_eq!(
+            (b.scheme, b.port, b.host.as_str()),
+            (Scheme::Wss, 443, "::1")
+        );
         assert_eq!(b.url(), "wss://[::1]:443/");
-        assert!(matches!(Broker::parse("http://x"), Err(OptionsError::Scheme(_))));
-        assert!(matches!(Broker::parse("nonsense"), Err(OptionsError::Url(_))));
+        assert!(matches!(
+            Broker::parse("http://x"),
+            Err(OptionsError::Scheme(_))
+        ));
+        assert!(matches!(
+            Broker::parse("nonsense"),
+            Err(OptionsError::Url(_))
+        ));
     }
 
     #[test]
@@ -489,9 +514,15 @@ mod tests {
     #[test]
     fn session_config_refuses_what_mqtt_cannot_carry() {
         let o = Options::new("127.0.0.1", 1883).client_id("a\0b");
-        assert_eq!(o.session_config().unwrap_err(), OptionsError::Invalid("client id"));
+        assert_eq!(
+            o.session_config().unwrap_err(),
+            OptionsError::Invalid("client id")
+        );
         let o = Options::new("127.0.0.1", 1883).will("a/+", "x", QoS::AtMostOnce, false);
-        assert_eq!(o.session_config().unwrap_err(), OptionsError::Invalid("will topic"));
+        assert_eq!(
+            o.session_config().unwrap_err(),
+            OptionsError::Invalid("will topic")
+        );
         let c = Options::new("127.0.0.1", 1883).session_config().unwrap();
         assert!(c.manual_acks);
     }

@@ -80,7 +80,12 @@ impl SubQueue {
     }
 
     /// Offers a message; `hold` makes (or shares) the token of a held ack.
-    pub(crate) fn push(&self, msg: &Message, qos: QoS, hold: &mut dyn FnMut() -> Arc<AckToken>) -> Pushed {
+    pub(crate) fn push(
+        &self,
+        msg: &Message,
+        qos: QoS,
+        hold: &mut dyn FnMut() -> Arc<AckToken>,
+    ) -> Pushed {
         let mut q = self.lock();
         if q.closed {
             return Pushed::Closed;

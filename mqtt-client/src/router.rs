@@ -23,7 +23,10 @@ struct Node {
 
 impl Node {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.plus.is_none() && self.exact.is_empty() && self.hash.is_empty()
+        self.children.is_empty()
+            && self.plus.is_none()
+            && self.exact.is_empty()
+            && self.hash.is_empty()
     }
 }
 
@@ -70,7 +73,10 @@ impl Router {
         queue.close();
         let levels: Vec<&str> = filter.as_str().split('/').collect();
         remove_in(&mut self.root, &levels, id);
-        let shared = self.filters.values().any(|(f, _)| f.as_str() == filter.as_str());
+        let shared = self
+            .filters
+            .values()
+            .any(|(f, _)| f.as_str() == filter.as_str());
         Some((filter, shared))
     }
 
@@ -78,7 +84,6 @@ impl Router {
     pub(crate) fn close_all(&mut self) {
         self.filters.values().for_each(|(_, q)| q.close());
     }
-
 
     /// Ids of the subscriptions with exactly this filter.
     pub(crate) fn ids_of(&self, filter: &str) -> Vec<SubId> {
@@ -103,7 +108,13 @@ impl Router {
     }
 }
 
-fn collect(node: &Node, levels: &[&str], i: usize, dollar: bool, f: &mut impl FnMut(&Arc<SubQueue>)) {
+fn collect(
+    node: &Node,
+    levels: &[&str],
+    i: usize,
+    dollar: bool,
+    f: &mut impl FnMut(&Arc<SubQueue>),
+) {
     let wildcards_ok = !(i == 0 && dollar);
     if wildcards_ok {
         // `a/#` also matches `a` itself [MQTT-4.7.1-2].
@@ -202,7 +213,10 @@ mod tests {
         let mut r = Router::default();
         let a = add(&mut r, "x/+/y");
         let b = add(&mut r, "x/+/y");
-        assert_eq!(r.remove(a).map(|(f, shared)| (f.to_string(), shared)), Some(("x/+/y".into(), true)));
+        assert_eq!(
+            r.remove(a).map(|(f, shared)| (f.to_string(), shared)),
+            Some(("x/+/y".into(), true))
+        );
         assert_eq!(r.remove(b).map(|(_, shared)| shared), Some(false));
         assert!(r.root.is_empty());
         assert_eq!(r.remove(b), None);
@@ -213,7 +227,9 @@ mod tests {
     }
 
     fn topic() -> impl Strategy<Value = String> {
-        prop::collection::vec(level(), 1..4).prop_map(|l| l.join("/"))
+        prop::collection::vec(level(), 1..4)
+            .prop_map(|l| l.join("/"))
+            .prop_filter("a topic name is not empty", |t| !t.is_empty())
     }
 
     fn filter_text() -> impl Strategy<Value = String> {
@@ -224,6 +240,7 @@ mod tests {
             }
             l.join("/")
         })
+        .prop_filter("a filter is not empty", |f| !f.is_empty())
     }
 
     proptest! {

@@ -36,7 +36,11 @@ impl TlsOptions {
     }
 
     /// Authenticate with a client certificate: its PEM chain and PEM private key.
-    pub fn client_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> TlsOptions {
+    pub fn client_cert_pem(
+        mut self,
+        chain: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> TlsOptions {
         self.client_pem = Some((chain.into(), key.into()));
         self
     }
@@ -131,7 +135,10 @@ impl fmt::Debug for TlsOptions {
         f.debug_struct("TlsOptions")
             .field("custom_ca", &self.ca_pem.is_some())
             .field("client_cert", &self.client_pem.is_some())
-            .field("dangerous_accept_any_server_certificate", &self.dangerous_no_verify)
+            .field(
+                "dangerous_accept_any_server_certificate",
+                &self.dangerous_no_verify,
+            )
             .field("custom_rustls_config", &self.config.is_some())
             .field("server_name", &self.server_name)
             .finish()
@@ -164,7 +171,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -173,7 +185,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

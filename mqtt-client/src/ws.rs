@@ -16,9 +16,19 @@ use futures_sink::Sink;
 use crate::runtime::BoxIo;
 
 /// Runs the WebSocket handshake over `io` with the `mqtt` subprotocol [MQTT-6.0.0-3].
-pub(crate) async fn connect(io: BoxIo, secure: bool, host: &str, port: u16, path: &str) -> io::Result<BoxIo> {
+pub(crate) async fn connect(
+    io: BoxIo,
+    secure: bool,
+    host: &str,
+    port: u16,
+    path: &str,
+) -> io::Result<BoxIo> {
     let scheme = if secure { "wss" } else { "ws" };
-    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
     let mut request = format!("{scheme}://{host}:{port}{path}")
         .into_client_request()
         .map_err(ws_error)?;
@@ -49,7 +59,11 @@ struct WsIo {
 }
 
 impl AsyncRead for WsIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             if !self.read.is_empty() {
                 let n = buf.len().min(self.read.len());
@@ -75,7 +89,11 @@ impl AsyncRead for WsIo {
 }
 
 impl AsyncWrite for WsIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 

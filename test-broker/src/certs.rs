@@ -35,12 +35,17 @@ impl Certs {
         let ca = new_ca("mqtt test CA");
         let other = ca_pem(&new_ca("unrelated CA"));
         let server_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "mqtt test broker");
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mqtt test broker");
         let server = params.signed_by(&server_key, &ca).unwrap();
         let client_key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "mqtt test client");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mqtt test client");
         let client = params.signed_by(&client_key, &ca).unwrap();
         Certs {
             ca_pem: ca_pem(&ca),

@@ -97,9 +97,13 @@ impl Builder {
         // Run as root, mosquitto drops to its own user: let it write its database.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let mut conf = String::from("per_listener_settings false\nallow_anonymous true\nlog_dest stderr\n");
+        let mut conf =
+            String::from("per_listener_settings false\nallow_anonymous true\nlog_dest stderr\n");
         if self.persistence {
-            conf += &format!("persistence true\npersistence_location {}/\n", dir.display());
+            conf += &format!(
+                "persistence true\npersistence_location {}/\n",
+                dir.display()
+            );
         } else {
             conf += "persistence false\n";
         }
@@ -179,14 +183,24 @@ impl Mosquitto {
             .spawn()
             .expect("start mosquitto");
         self.child = Some(child);
-        let ports: Vec<u16> = [Some(self.port), self.tls_port, self.mtls_port, self.ws_port, self.wss_port]
-            .into_iter()
-            .flatten()
-            .collect();
+        let ports: Vec<u16> = [
+            Some(self.port),
+            self.tls_port,
+            self.mtls_port,
+            self.ws_port,
+            self.wss_port,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
         for p in ports {
             while TcpStream::connect(("127.0.0.1", p)).is_err() {
-                assert!(Instant::now() < deadline, "mosquitto did not start: {}", self.log());
+                assert!(
+                    Instant::now() < deadline,
+                    "mosquitto did not start: {}",
+                    self.log()
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -238,22 +252,35 @@ impl Mosquitto {
 
     /// `mqtts://127.0.0.1:<port>` (needs [`Builder::tls`]).
     pub fn tls_url(&self) -> String {
-        format!("mqtts://127.0.0.1:{}", self.tls_port.expect("started without tls()"))
+        format!(
+            "mqtts://127.0.0.1:{}",
+            self.tls_port.expect("started without tls()")
+        )
     }
 
     /// The TLS listener that requires a client certificate.
     pub fn mtls_url(&self) -> String {
-        format!("mqtts://127.0.0.1:{}", self.mtls_port.expect("started without tls()"))
+        format!(
+            "mqtts://127.0.0.1:{}",
+            self.mtls_port.expect("started without tls()")
+        )
     }
 
     /// `ws://127.0.0.1:<port>/mqtt` (needs [`Builder::websockets`]).
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}/mqtt", self.ws_port.expect("started without websockets()"))
+        format!(
+            "ws://127.0.0.1:{}/mqtt",
+            self.ws_port.expect("started without websockets()")
+        )
     }
 
     /// `wss://127.0.0.1:<port>/mqtt` (needs [`Builder::tls`] and [`Builder::websockets`]).
     pub fn wss_url(&self) -> String {
-        format!("wss://127.0.0.1:{}/mqtt", self.wss_port.expect("started without tls() and websockets()"))
+        format!(
+            "wss://127.0.0.1:{}/mqtt",
+            self.wss_port
+                .expect("started without tls() and websockets()")
+        )
     }
 
     /// The certificates (needs [`Builder::tls`]).
