@@ -52,6 +52,7 @@ macro_rules! suite {
             will_on_dead_connection,
             persistent_session,
             broker_restart,
+            resubscribe_after_broker_lost_session,
             overlapping_subscriptions,
             tls_with_test_ca,
             tls_wrong_ca_is_refused,

@@ -260,6 +260,44 @@ pub async fn broker_restart<H: Harness>() {
     assert_eq!(s.status().state, LinkState::Connected);
 }
 
+/// The broker restarts without persistence and loses the session: the client
+/// subscribes again by itself and messages flow to the same Subscription.
+pub async fn resubscribe_after_broker_lost_session<H: Harness>() {
+    let mut broker = Mosquitto::start();
+    let (s, _s) = start::<H>(opts(&broker.url(), "lost-sub").clean_session(false));
+    let mut events = s.connection_events();
+    let mut sub = s.subscribe("lost/#", QoS::AtLeastOnce).await.unwrap();
+    let (p, _p) = start::<H>(opts(&broker.url(), "lost-pub"));
+    p.publish("lost/1", "before", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await.payload(), b"before");
+    broker.restart();
+    loop {
+        match events.recv().await {
+            Some(ConnectionEvent::Connected {
+                session_present, ..
+            }) => {
+                assert!(!session_present, "the broker kept no session");
+                break;
+            }
+            Some(_) => {}
+            None => panic!("event loop ended"),
+        }
+    }
+    // The SUBSCRIBE goes out right after CONNACK; keep publishing until it is in place.
+    loop {
+        p.publish("lost/2", "after", QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
+        let one = std::pin::pin!(next(&mut sub));
+        if let Either::Left((m, _)) = select(one, sleep::<H>(Duration::from_millis(200))).await {
+            assert_eq!(m.payload(), b"after");
+            break;
+        }
+    }
+}
+
 /// Overlapping filters: each Subscription gets every message matching it.
 pub async fn overlapping_subscriptions<H: Harness>() {
     // One copy per client for overlapping broker subscriptions (MQTT 3.1.1 gives no
