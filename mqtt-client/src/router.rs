@@ -234,13 +234,14 @@ mod tests {
 
     fn filter_text() -> impl Strategy<Value = String> {
         let part = prop_oneof![3 => level(), 1 => Just("+")];
-        (prop::collection::vec(part, 0..4), any::<bool>()).prop_map(|(mut l, hash)| {
-            if hash || l.is_empty() {
-                l.push("#");
-            }
-            l.join("/")
-        })
-        .prop_filter("a filter is not empty", |f| !f.is_empty())
+        (prop::collection::vec(part, 0..4), any::<bool>())
+            .prop_map(|(mut l, hash)| {
+                if hash || l.is_empty() {
+                    l.push("#");
+                }
+                l.join("/")
+            })
+            .prop_filter("a filter is not empty", |f| !f.is_empty())
     }
 
     proptest! {
