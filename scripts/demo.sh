@@ -20,6 +20,16 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
+echo "== the tokio client's tour (adapter-tokio/examples/demo.rs)"
+cargo run -q -p mqtt-tokio --example demo -- "mqtt://127.0.0.1:$port"
+echo
+echo "== mosquitto_sub / mosquitto_pub look-alikes (examples sub and pub)"
+cargo run -q -p mqtt-tokio --example sub -- -p "$port" -t 'tools/#' -v -C 2 &
+sub=$!
+sleep 1
+printf 'first line\nsecond line\n' | cargo run -q -p mqtt-tokio --example pub -- -p "$port" -t tools/lines -q 1 -l
+wait $sub
+echo
 echo "== the session over a blocking TcpStream (mqtt-session/examples/blocking.rs)"
 cargo run -q -p mqtt-session --example blocking -- "127.0.0.1:$port"
 echo

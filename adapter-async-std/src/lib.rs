@@ -7,16 +7,17 @@
 //! ```no_run
 //! use mqtt_async_std::{Options, QoS};
 //!
-//! #[async_std::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let (client, event_loop) = mqtt_async_std::connect(Options::parse("mqtt://127.0.0.1:1883")?)?;
-//!     let mut sub = client.subscribe("sensors/#", QoS::AtLeastOnce).await?;
-//!     client.publish("sensors/1", "21.5", QoS::AtLeastOnce, false).await?;
-//!     let msg = sub.recv().await.expect("subscribed");
-//!     println!("{}: {:?}", msg.topic(), msg.payload());
-//!     client.disconnect().await?;
-//!     event_loop.await?;
-//!     Ok(())
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     async_std::task::block_on(async {
+//!         let (client, event_loop) = mqtt_async_std::connect(Options::parse("mqtt://127.0.0.1:1883")?)?;
+//!         let mut sub = client.subscribe("sensors/#", QoS::AtLeastOnce).await?;
+//!         client.publish("sensors/1", "21.5", QoS::AtLeastOnce, false).await?;
+//!         let msg = sub.recv().await.expect("subscribed");
+//!         println!("{}: {:?}", msg.topic(), msg.payload());
+//!         client.disconnect().await?;
+//!         event_loop.await?;
+//!         Ok(())
+//!     })
 //! }
 //! ```
 

@@ -116,6 +116,24 @@ impl Client {
         ack.await
     }
 
+    /// Queues a publish, waiting only for room in the command queue (not for the
+    /// broker): the returned [`Ack`] resolves like [`Client::publish`]. This is how a
+    /// pipeline keeps many messages in flight while still learning the fate of each.
+    pub async fn queue_publish(
+        &self,
+        topic: impl IntoTopic,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Ack, ClientError> {
+        let (message, done, ack) = prepare(topic, payload, qos, retain)?;
+        self.commands
+            .send(Command::Publish { message, done })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        Ok(ack)
+    }
+
     /// Queues a publish without waiting; fails with [`ClientError::QueueFull`] when the
     /// command queue is full. The returned [`Ack`] resolves like [`Client::publish`]
     /// (dropping it is fine: the message is still sent).
