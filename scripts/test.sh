@@ -20,6 +20,9 @@ cargo build -p mqtt-proto --no-default-features --target thumbv7em-none-eabihf
 step "no_std with alloc: mqtt-proto with Bytes for thumbv7em-none-eabihf"
 cargo build -p mqtt-proto --target thumbv7em-none-eabihf
 
+step "no_std with alloc: mqtt-session for thumbv7em-none-eabihf"
+cargo build -p mqtt-session --target thumbv7em-none-eabihf
+
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 

@@ -111,6 +111,9 @@ pub enum DecodeError {
     Truncated,
     /// Bytes are left over inside the packet after its last field.
     TrailingBytes,
+    /// A packet of another type than the one a decoder was asked for (e.g.
+    /// [`crate::PublishFrame::decode`] given a PUBACK).
+    UnexpectedPacketType(PacketType),
 }
 
 impl From<StrError> for DecodeError {
@@ -173,6 +176,7 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::Truncated => f.write_str("field runs past the end of the packet"),
             DecodeError::TrailingBytes => f.write_str("trailing bytes inside the packet"),
+            DecodeError::UnexpectedPacketType(t) => write!(f, "unexpected packet type {t:?}"),
         }
     }
 }

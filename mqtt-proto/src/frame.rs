@@ -56,6 +56,22 @@ impl Layout {
 }
 
 impl PublishFrame {
+    /// Validates a whole PUBLISH packet, `frame`, whose fixed header is `header` (as
+    /// [`FixedHeader::decode`] returned it), and keeps it as it is: no copy.
+    ///
+    /// For readers that look at the fixed header themselves; [`decode_frame_buf`] does
+    /// both steps.
+    pub fn decode(frame: Bytes, header: &FixedHeader) -> Result<PublishFrame, DecodeError> {
+        if header.packet_type != PacketType::Publish {
+            return Err(DecodeError::UnexpectedPacketType(header.packet_type));
+        }
+        if frame.len() != header.packet_len() {
+            return Err(DecodeError::Truncated);
+        }
+        let at = Layout::of(&frame, header)?;
+        Ok(PublishFrame { frame, at })
+    }
+
     /// The topic name.
     pub fn topic(&self) -> TopicName<&[u8]> {
         TopicName::trusted(&self.frame[self.at.topic_start as usize..self.at.topic_end as usize])
@@ -223,4 +239,38 @@ pub fn decode_buf(
         })));
     }
     Packet::decode_frame(&frame, &header, opts).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_of(bytes: &[u8]) -> FixedHeader {
+        FixedHeader::decode(bytes, &DecodeOptions::default())
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn publish_frame_decode_checks_type_and_length() {
+        let publish = Bytes::from_static(b"\x30\x07\x00\x03a/bhi");
+        let p = PublishFrame::decode(publish.clone(), &header_of(&publish)).unwrap();
+        assert_eq!((p.topic_str(), p.payload()), ("a/b", &b"hi"[..]));
+        // The frame must be exactly the packet the header describes.
+        assert_eq!(
+            PublishFrame::decode(publish.slice(..8), &header_of(&publish)),
+            Err(DecodeError::Truncated)
+        );
+        let puback = Bytes::from_static(b"\x40\x02\x00\x01");
+        assert_eq!(
+            PublishFrame::decode(puback.clone(), &header_of(&puback)),
+            Err(DecodeError::UnexpectedPacketType(PacketType::Puback))
+        );
+        // A wildcard in the topic name is refused as by every decoder [MQTT-3.3.2-2].
+        let bad = Bytes::from_static(b"\x30\x07\x00\x03a/#hi");
+        assert_eq!(
+            PublishFrame::decode(bad.clone(), &header_of(&bad)),
+            Err(DecodeError::WildcardInTopicName)
+        );
+    }
 }

@@ -6,7 +6,7 @@ use mqtt_proto::{
     UnsubscribeFilters,
 };
 
-use crate::session::{Inbound, Op, OpKind, Pending, PendingKind, SendItem, Stage, State};
+use crate::session::{Inbound, OpKind, Pending, PendingKind, SendItem, Stage, State};
 use crate::{DeliveryId, DisconnectReason, Error, Instant, Message, OpId, Session};
 
 impl Session {
@@ -39,7 +39,8 @@ impl Session {
         self.unacked_qos1.clear();
         self.sendq.clear();
         self.out.clear();
-        self.send(packet);
+        // First out, before anything queued after it [MQTT-3.1.0-1].
+        let _ = packet.encode_to(&mut self.out);
         Ok(())
     }
 
@@ -181,39 +182,28 @@ impl Session {
                 return;
             };
             match (kind, packet_id) {
-                (PendingKind::Publish(m), None) => {
-                    let packet = Packet::Publish(m.into_publish(PacketId::MIN));
-                    self.sendq.push_back(SendItem {
-                        packet,
-                        qos0_op: Some(op),
-                    });
+                (PendingKind::Publish(message), None) => {
+                    self.sendq.push_back(SendItem::Qos0 { op, message });
                 }
                 (PendingKind::Publish(m), Some(pid)) => {
-                    let publish = m.into_publish(pid);
-                    self.send(Packet::Publish(publish.clone()));
                     let kind = OpKind::Publish {
-                        publish,
+                        publish: m.into_publish(pid),
                         stage: Stage::AwaitAck,
                     };
-                    self.insert_op(pid, Op { op, kind });
+                    self.insert_op(pid, op, kind);
+                    self.send_op(pid, op);
                 }
                 (PendingKind::Subscribe(filters), Some(pid)) => {
-                    self.send_subscribe(pid, &filters);
                     let kind = OpKind::Subscribe {
                         filters,
                         internal: false,
                     };
-                    self.insert_op(pid, Op { op, kind });
+                    self.insert_op(pid, op, kind);
+                    self.send_op(pid, op);
                 }
                 (PendingKind::Unsubscribe(filters), Some(pid)) => {
-                    self.send_unsubscribe(pid, &filters);
-                    self.insert_op(
-                        pid,
-                        Op {
-                            op,
-                            kind: OpKind::Unsubscribe { filters },
-                        },
-                    );
+                    self.insert_op(pid, op, OpKind::Unsubscribe { filters });
+                    self.send_op(pid, op);
                 }
                 // Only QoS 0 publishes go without an identifier (see above).
                 (kind, None) => {
@@ -222,28 +212,6 @@ impl Session {
                 }
             }
         }
-    }
-
-    pub(crate) fn send_subscribe(
-        &mut self,
-        packet_id: PacketId,
-        filters: &SubscribeFilters<Bytes>,
-    ) {
-        self.send(Packet::Subscribe(mqtt_proto::Subscribe {
-            packet_id,
-            filters: filters.clone(),
-        }));
-    }
-
-    pub(crate) fn send_unsubscribe(
-        &mut self,
-        packet_id: PacketId,
-        filters: &UnsubscribeFilters<Bytes>,
-    ) {
-        self.send(Packet::Unsubscribe(mqtt_proto::Unsubscribe {
-            packet_id,
-            filters: filters.clone(),
-        }));
     }
 
     /// Records the latest time seen; time never goes backwards.

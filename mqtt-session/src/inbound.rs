@@ -2,10 +2,10 @@
 
 use alloc::vec::Vec;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mqtt_proto::{
-    decode_frame_buf, Connack, ConnectReturnCode, DecodeOptions, Frame, Packet, PacketId,
-    PacketType, PublishFrame, QosPid, Suback, SubackReturnCode, SubscribeFilters,
+    Connack, ConnectReturnCode, DecodeOptions, FixedHeader, Packet, PacketId, PacketType,
+    PublishFrame, QosPid, Suback, SubackReturnCode, SubscribeFilters,
 };
 
 use crate::session::{Inbound, Op, OpKind, Stage, State};
@@ -23,26 +23,68 @@ impl Session {
         self.tick(now);
         let opts = DecodeOptions::with_max_packet_size(self.config.max_packet_size);
         while self.state != State::Disconnected {
-            let before = buf.len();
-            match decode_frame_buf(buf, &opts) {
-                Ok(Some(frame)) => {
-                    self.stats.packets_received += 1;
-                    self.stats.bytes_received += (before - buf.len()) as u64;
-                    self.last_received = self.now;
-                    let handled = match frame {
-                        Frame::Publish(p) if self.state == State::Connected => self.on_publish(p),
-                        Frame::Publish(p) => {
-                            let _ = p;
-                            Err(ProtocolError::UnexpectedPacket(PacketType::Publish))
-                        }
-                        Frame::Packet(packet) => self.on_packet(packet),
-                    };
-                    if let Err(e) = handled {
-                        self.close(DisconnectReason::Protocol(e));
+            // The fixed header alone says whether the packet is whole, and refuses an
+            // oversized one before its body arrives.
+            let header = match FixedHeader::decode(buf, &opts) {
+                Ok(Some(header)) => header,
+                Ok(None) => break,
+                Err(e) => {
+                    self.close(DisconnectReason::Protocol(ProtocolError::Decode(e)));
+                    break;
+                }
+            };
+            let len = header.packet_len();
+            if buf.len() < len {
+                break;
+            }
+            self.stats.packets_received += 1;
+            self.stats.bytes_received += len as u64;
+            self.last_received = self.now;
+            let handled = match header.packet_type {
+                // One view of the read buffer per message: its payload is never copied.
+                PacketType::Publish => {
+                    match PublishFrame::decode(buf.split_to(len).freeze(), &header) {
+                        Ok(p) if self.state == State::Connected => self.on_publish(p),
+                        Ok(_) => Err(ProtocolError::UnexpectedPacket(PacketType::Publish)),
+                        Err(e) => Err(ProtocolError::Decode(e)),
                     }
                 }
-                Ok(None) => break,
-                Err(e) => self.close(DisconnectReason::Protocol(ProtocolError::Decode(e))),
+                // Acknowledgements carry no bytes to keep: decoded in place.
+                PacketType::Puback
+                | PacketType::Pubrec
+                | PacketType::Pubrel
+                | PacketType::Pubcomp
+                | PacketType::Unsuback
+                | PacketType::Pingresp
+                    if self.state == State::Connected =>
+                {
+                    let packet = Packet::<&[u8]>::decode_frame(&&buf[..len], &header, &opts);
+                    let handled = match packet {
+                        Ok(Packet::Puback(id)) => self.on_ack(PacketType::Puback, id),
+                        Ok(Packet::Pubrec(id)) => self.on_pubrec(id),
+                        Ok(Packet::Pubrel(id)) => self.on_pubrel(id),
+                        Ok(Packet::Pubcomp(id)) => self.on_ack(PacketType::Pubcomp, id),
+                        Ok(Packet::Unsuback(id)) => self.on_unsuback(id),
+                        Ok(Packet::Pingresp) => {
+                            self.ping_deadline = None;
+                            Ok(())
+                        }
+                        Ok(other) => Err(ProtocolError::UnexpectedPacket(other.packet_type())),
+                        Err(e) => Err(ProtocolError::Decode(e)),
+                    };
+                    buf.advance(len);
+                    handled
+                }
+                _ => {
+                    let frame = buf.split_to(len).freeze();
+                    match Packet::decode_frame(&frame, &header, &opts) {
+                        Ok(packet) => self.on_packet(packet),
+                        Err(e) => Err(ProtocolError::Decode(e)),
+                    }
+                }
+            };
+            if let Err(e) = handled {
+                self.close(DisconnectReason::Protocol(e));
             }
         }
     }
@@ -111,7 +153,7 @@ impl Session {
         self.broker_session = self.broker_session.wrapping_add(1);
         let (mut republished, mut failed) = (0, 0);
         for id in self.ops_in_order() {
-            let Some((_, op)) = self.ops.get_mut(&id) else {
+            let Some(op) = self.ops.get_mut(&id) else {
                 continue;
             };
             match &mut op.kind {
@@ -154,16 +196,11 @@ impl Session {
             {
                 let op = self.new_op();
                 // Goes first: messages published after it may loop back to us.
-                self.insert_op_first(
-                    pid,
-                    Op {
-                        op,
-                        kind: OpKind::Subscribe {
-                            filters,
-                            internal: true,
-                        },
-                    },
-                );
+                let kind = OpKind::Subscribe {
+                    filters,
+                    internal: true,
+                };
+                self.insert_op_first(pid, op, kind);
             }
         }
         if had_state && !self.config.clean_session {
@@ -180,20 +217,20 @@ impl Session {
     /// SUBSCRIBE / UNSUBSCRIBE.
     fn resend(&mut self, session_present: bool) {
         for id in self.ops_in_order() {
-            let Some((_, op)) = self.ops.get(&id) else {
+            let Some(op) = self.ops.get_mut(&id) else {
                 continue;
             };
             let Some(pid) = PacketId::new(id) else {
                 continue;
             };
-            match &op.kind {
+            let op_id = op.op;
+            match &mut op.kind {
                 OpKind::Publish {
                     publish,
                     stage: Stage::AwaitAck,
                 } => {
-                    let mut p = publish.clone();
-                    p.dup = session_present;
-                    self.send(Packet::Publish(p));
+                    publish.dup = session_present;
+                    self.send_op(pid, op_id);
                     self.stats.resends += 1;
                 }
                 OpKind::Publish {
@@ -203,13 +240,8 @@ impl Session {
                     self.send(Packet::Pubrel(pid));
                     self.stats.resends += 1;
                 }
-                OpKind::Subscribe { filters, .. } => {
-                    let filters = filters.clone();
-                    self.send_subscribe(pid, &filters);
-                }
-                OpKind::Unsubscribe { filters } => {
-                    let filters = filters.clone();
-                    self.send_unsubscribe(pid, &filters);
+                OpKind::Subscribe { .. } | OpKind::Unsubscribe { .. } => {
+                    self.send_op(pid, op_id);
                 }
             }
         }
@@ -258,13 +290,10 @@ impl Session {
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the flow is complete.
     fn on_ack(&mut self, packet_type: PacketType, id: PacketId) -> Result<(), ProtocolError> {
         let expected = match self.ops.get(&id.get()) {
-            Some((
-                _,
-                Op {
-                    kind: OpKind::Publish { publish, stage },
-                    ..
-                },
-            )) => match packet_type {
+            Some(Op {
+                kind: OpKind::Publish { publish, stage },
+                ..
+            }) => match packet_type {
                 PacketType::Puback => matches!(publish.qos_pid, QosPid::AtLeastOnce(_)),
                 _ => *stage == Stage::AwaitComp,
             },
@@ -290,13 +319,10 @@ impl Session {
     /// again after this, only PUBREL [MQTT-4.3.3-1].
     fn on_pubrec(&mut self, id: PacketId) -> Result<(), ProtocolError> {
         match self.ops.get_mut(&id.get()) {
-            Some((
-                _,
-                Op {
-                    kind: OpKind::Publish { publish, stage },
-                    ..
-                },
-            )) if matches!(publish.qos_pid, QosPid::ExactlyOnce(_)) => {
+            Some(Op {
+                kind: OpKind::Publish { publish, stage },
+                ..
+            }) if matches!(publish.qos_pid, QosPid::ExactlyOnce(_)) => {
                 // A repeated PUBREC (after a resend) is answered again.
                 *stage = Stage::AwaitComp;
                 // Keep the payload no longer than needed.
@@ -324,13 +350,10 @@ impl Session {
 
     fn on_suback(&mut self, s: Suback<Bytes>) -> Result<(), ProtocolError> {
         let id = s.packet_id.get();
-        let Some((
-            _,
-            Op {
-                kind: OpKind::Subscribe { filters, .. },
-                ..
-            },
-        )) = self.ops.get(&id)
+        let Some(Op {
+            kind: OpKind::Subscribe { filters, .. },
+            ..
+        }) = self.ops.get(&id)
         else {
             return Err(ProtocolError::UnknownPacketId {
                 packet_type: PacketType::Suback,
@@ -355,6 +378,7 @@ impl Session {
         if let Some(Op {
             op,
             kind: OpKind::Subscribe { internal, .. },
+            ..
         }) = self.remove_op(id)
         {
             if !internal {
@@ -369,13 +393,10 @@ impl Session {
     }
 
     fn on_unsuback(&mut self, id: PacketId) -> Result<(), ProtocolError> {
-        let Some((
-            _,
-            Op {
-                kind: OpKind::Unsubscribe { filters },
-                ..
-            },
-        )) = self.ops.get(&id.get())
+        let Some(Op {
+            kind: OpKind::Unsubscribe { filters },
+            ..
+        }) = self.ops.get(&id.get())
         else {
             return Err(ProtocolError::UnknownPacketId {
                 packet_type: PacketType::Unsuback,

@@ -112,6 +112,7 @@ mod commands;
 mod config;
 mod error;
 mod event;
+mod idmap;
 mod inbound;
 mod session;
 mod state;

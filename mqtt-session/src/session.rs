@@ -1,7 +1,7 @@
 //! The session: its state, getters and outputs. Inputs and commands live in
 //! `inbound.rs`, `commands.rs` and `timers.rs`.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
@@ -9,6 +9,7 @@ use mqtt_proto::{
     Packet, PacketId, Publish, QoS, SubscribeFilters, TopicFilter, UnsubscribeFilters,
 };
 
+use crate::idmap::{id_map, id_set, IdMap, IdSet};
 use crate::{Config, DisconnectReason, Event, Instant, Message, OpId, Outcome};
 
 /// Connection state.
@@ -86,6 +87,8 @@ pub(crate) enum Stage {
 #[derive(Debug, Clone)]
 pub(crate) struct Op {
     pub(crate) op: OpId,
+    /// Position in the order operations were first sent (resends keep it).
+    pub(crate) seq: u64,
     pub(crate) kind: OpKind,
 }
 
@@ -120,12 +123,19 @@ pub(crate) enum PendingKind {
 }
 
 /// A packet waiting in the send queue; encoded lazily by `poll_transmit`, so nothing
-/// unsent is lost when the connection drops.
+/// unsent is lost when the connection drops. Small: an operation's packet is read
+/// from its entry in `ops` when it is handed out, never copied into the queue.
 #[derive(Debug, Clone)]
-pub(crate) struct SendItem {
-    pub(crate) packet: Packet<Bytes>,
-    /// A QoS 0 publish completes when it is handed out.
-    pub(crate) qos0_op: Option<OpId>,
+pub(crate) enum SendItem {
+    /// An acknowledgement, PINGREQ or DISCONNECT.
+    Control(Packet<&'static [u8]>),
+    /// The packet of the operation holding `packet_id` (PUBLISH, SUBSCRIBE or
+    /// UNSUBSCRIBE), if `op` still holds it when handed out: an acknowledgement that
+    /// came early (a broker breaking the protocol) has completed it, or it has been
+    /// released (QoS 2, PUBREC came), and then nothing is sent.
+    Op { packet_id: u16, op: OpId },
+    /// A QoS 0 publish: completes when handed out.
+    Qos0 { op: OpId, message: Message },
 }
 
 /// Incoming QoS 2 message state, per packet identifier.
@@ -156,15 +166,15 @@ pub struct Session {
     pub(crate) next_seq: u64,
     pub(crate) next_packet_id: u16,
     /// Operations holding a packet identifier, by identifier.
-    pub(crate) ops: BTreeMap<u16, (u64, Op)>,
+    pub(crate) ops: IdMap<Op>,
     pub(crate) inflight_publishes: usize,
     pub(crate) pending: VecDeque<Pending>,
     pub(crate) sendq: VecDeque<SendItem>,
     pub(crate) out: BytesMut,
     pub(crate) events: VecDeque<Event>,
-    pub(crate) inbound_qos2: BTreeMap<u16, Inbound>,
+    pub(crate) inbound_qos2: IdMap<Inbound>,
     /// Manual acks: incoming QoS 1 identifiers delivered but not acked.
-    pub(crate) unacked_qos1: BTreeSet<u16>,
+    pub(crate) unacked_qos1: IdSet,
     /// Granted subscriptions, for resubscribing after a lost session.
     pub(crate) subscriptions: BTreeMap<TopicFilter<Bytes>, QoS>,
     pub(crate) connect_deadline: Instant,
@@ -187,14 +197,14 @@ impl Session {
             // Room below for operations that must go first (`insert_op_first`).
             next_seq: 1 << 40,
             next_packet_id: 1,
-            ops: BTreeMap::new(),
+            ops: id_map(),
             inflight_publishes: 0,
             pending: VecDeque::new(),
             sendq: VecDeque::new(),
             out: BytesMut::new(),
             events: VecDeque::new(),
-            inbound_qos2: BTreeMap::new(),
-            unacked_qos1: BTreeSet::new(),
+            inbound_qos2: id_map(),
+            unacked_qos1: id_set(),
             subscriptions: BTreeMap::new(),
             connect_deadline: Instant::default(),
             last_sent: Instant::default(),
@@ -241,19 +251,49 @@ impl Session {
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let mut payload = Bytes::new();
         while let Some(item) = self.sendq.pop_front() {
-            if let Packet::Publish(p) = &item.packet {
-                // Encoding cannot fail: sizes were checked when the command was taken.
-                let _ = p.encode_header(&mut self.out);
-                payload = p.payload.clone();
-                self.stats.publishes_sent += 1;
-            } else {
-                let _ = item.packet.encode_to(&mut self.out);
-            }
-            if let Some(op) = item.qos0_op {
-                self.events.push_back(Event::Completed {
-                    op,
-                    outcome: Outcome::Sent,
-                });
+            // Encoding cannot fail: sizes were checked when the command was taken.
+            match item {
+                SendItem::Control(packet) => {
+                    let _ = packet.encode_to(&mut self.out);
+                }
+                SendItem::Op { packet_id, op } => match self.ops.get(&packet_id) {
+                    Some(o) if o.op == op => match &o.kind {
+                        OpKind::Publish {
+                            publish,
+                            stage: Stage::AwaitAck,
+                        } => {
+                            let _ = publish.encode_header(&mut self.out);
+                            payload = publish.payload.clone();
+                            self.stats.publishes_sent += 1;
+                        }
+                        OpKind::Publish { .. } => {} // released: only PUBREL now
+                        OpKind::Subscribe { filters, .. } => {
+                            let packet = Packet::Subscribe(mqtt_proto::Subscribe {
+                                packet_id: PacketId::new(packet_id).unwrap_or(PacketId::MIN),
+                                filters: filters.clone(),
+                            });
+                            let _ = packet.encode_to(&mut self.out);
+                        }
+                        OpKind::Unsubscribe { filters } => {
+                            let packet = Packet::Unsubscribe(mqtt_proto::Unsubscribe {
+                                packet_id: PacketId::new(packet_id).unwrap_or(PacketId::MIN),
+                                filters: filters.clone(),
+                            });
+                            let _ = packet.encode_to(&mut self.out);
+                        }
+                    },
+                    _ => {} // completed or replaced before it went out
+                },
+                SendItem::Qos0 { op, message } => {
+                    let publish = message.into_publish(PacketId::MIN);
+                    let _ = publish.encode_header(&mut self.out);
+                    payload = publish.payload;
+                    self.stats.publishes_sent += 1;
+                    self.events.push_back(Event::Completed {
+                        op,
+                        outcome: Outcome::Sent,
+                    });
+                }
             }
             if !payload.is_empty() || self.out.len() >= MAX_HEAD {
                 break;
@@ -276,10 +316,16 @@ impl Session {
 
     // Internal helpers shared by the input and command files.
 
-    pub(crate) fn send(&mut self, packet: Packet<Bytes>) {
-        self.sendq.push_back(SendItem {
-            packet,
-            qos0_op: None,
+    /// Queues an acknowledgement, PINGREQ or DISCONNECT.
+    pub(crate) fn send(&mut self, packet: Packet<&'static [u8]>) {
+        self.sendq.push_back(SendItem::Control(packet));
+    }
+
+    /// Queues the packet of the operation holding `packet_id`.
+    pub(crate) fn send_op(&mut self, packet_id: PacketId, op: OpId) {
+        self.sendq.push_back(SendItem::Op {
+            packet_id: packet_id.get(),
+            op,
         });
     }
 
@@ -297,13 +343,7 @@ impl Session {
         }
         self.state = State::Disconnected;
         while let Some(item) = self.sendq.pop_back() {
-            if let (Some(op), Packet::Publish(p)) = (item.qos0_op, item.packet) {
-                let message = Message {
-                    topic: p.topic,
-                    payload: p.payload,
-                    qos: QoS::AtMostOnce,
-                    retain: p.retain,
-                };
+            if let SendItem::Qos0 { op, message } = item {
                 self.pending.push_front(Pending {
                     op,
                     kind: PendingKind::Publish(message),
@@ -330,32 +370,32 @@ impl Session {
         }
     }
 
-    pub(crate) fn insert_op(&mut self, packet_id: PacketId, op: Op) {
-        let packet_id = packet_id.get();
+    /// Records an operation holding `packet_id`, last in the send order.
+    pub(crate) fn insert_op(&mut self, packet_id: PacketId, op: OpId, kind: OpKind) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if matches!(op.kind, OpKind::Publish { .. }) {
+        if matches!(kind, OpKind::Publish { .. }) {
             self.inflight_publishes += 1;
         }
-        self.ops.insert(packet_id, (seq, op));
+        self.ops.insert(packet_id.get(), Op { op, seq, kind });
     }
 
-    /// Inserts an operation that is to be sent before every other one in flight.
-    pub(crate) fn insert_op_first(&mut self, packet_id: PacketId, op: Op) {
+    /// Records an operation that is to be sent before every other one in flight.
+    pub(crate) fn insert_op_first(&mut self, packet_id: PacketId, op: OpId, kind: OpKind) {
         let first = self
             .ops
             .values()
-            .map(|(seq, _)| *seq)
+            .map(|o| o.seq)
             .min()
             .unwrap_or(self.next_seq);
-        self.insert_op(packet_id, op);
-        if let Some((seq, _)) = self.ops.get_mut(&packet_id.get()) {
-            *seq = first.saturating_sub(1);
+        self.insert_op(packet_id, op, kind);
+        if let Some(o) = self.ops.get_mut(&packet_id.get()) {
+            o.seq = first.saturating_sub(1);
         }
     }
 
     pub(crate) fn remove_op(&mut self, packet_id: u16) -> Option<Op> {
-        let (_, op) = self.ops.remove(&packet_id)?;
+        let op = self.ops.remove(&packet_id)?;
         if matches!(op.kind, OpKind::Publish { .. }) {
             self.inflight_publishes -= 1;
         }
@@ -364,7 +404,7 @@ impl Session {
 
     /// Operations in the order they were first sent.
     pub(crate) fn ops_in_order(&self) -> Vec<u16> {
-        let mut ids: Vec<(u64, u16)> = self.ops.iter().map(|(id, (seq, _))| (*seq, *id)).collect();
+        let mut ids: Vec<(u64, u16)> = self.ops.iter().map(|(id, o)| (o.seq, *id)).collect();
         ids.sort_unstable();
         ids.into_iter().map(|(_, id)| id).collect()
     }

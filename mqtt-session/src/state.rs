@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use mqtt_proto::{PacketId, QoS, SubscribeFilters, TopicFilter, UnsubscribeFilters};
 
-use crate::session::{Inbound, Op, OpKind, Pending, PendingKind, Stage};
+use crate::session::{Inbound, OpKind, Pending, PendingKind, Stage};
 use crate::{Config, Message, OpId, Session};
 
 /// Everything of a session that must outlive the process for QoS 1 and 2 to keep
@@ -56,7 +56,7 @@ impl Session {
             .ops_in_order()
             .into_iter()
             .filter_map(|id| {
-                let (_, op) = self.ops.get(&id)?;
+                let op = self.ops.get(&id)?;
                 let packet_id = PacketId::new(id)?;
                 let (command, released) = match &op.kind {
                     OpKind::Publish { publish, stage } => (
@@ -143,7 +143,7 @@ impl Session {
             }
             let op = s.new_op();
             ops.push(op);
-            s.insert_op(stored.packet_id, Op { op, kind });
+            s.insert_op(stored.packet_id, op, kind);
         }
         for command in state.queued {
             let op = s.new_op();

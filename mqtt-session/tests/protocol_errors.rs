@@ -162,3 +162,22 @@ fn bytes_after_a_violation_are_ignored() {
     );
     assert!(events(&mut s).is_empty());
 }
+
+/// A broker acknowledging a message before it was sent (it cannot have seen it) gets
+/// no PUBLISH afterwards, and the message is not sent twice: the send queue refers to
+/// the operation, which the early acknowledgement ended.
+#[test]
+fn an_ack_before_the_publish_went_out_sends_nothing_stale() {
+    let mut s = connected(config());
+    let a = s.publish(t(1), msg("a", b"1", QoS::AtLeastOnce)).unwrap();
+    let b = s.publish(t(1), msg("b", b"2", QoS::ExactlyOnce)).unwrap();
+    // Neither has been handed to the transport yet.
+    feed(&mut s, t(2), &[Packet::Puback(pid(1)), Packet::Pubrec(pid(2))]);
+    assert_eq!(acknowledged(events(&mut s)), vec![a]);
+    // Only the PUBREL of the released QoS 2 message goes out: its PUBLISH, whose
+    // payload the session no longer holds, is never sent [MQTT-4.3.3-1].
+    assert_eq!(sent(&mut s), vec![Packet::Pubrel(pid(2))]);
+    feed(&mut s, t(3), &[Packet::Pubcomp(pid(2))]);
+    assert_eq!(acknowledged(events(&mut s)), vec![b]);
+    assert!(sent(&mut s).is_empty());
+}
