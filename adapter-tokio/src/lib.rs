@@ -22,11 +22,11 @@
 
 #![forbid(unsafe_code)]
 
-use std::io;
+mod io;
+
 use std::time::Instant;
 
-use tokio_util::compat::TokioAsyncReadCompatExt;
-
+pub use io::TokioIo;
 pub use mqtt_client::*;
 
 /// tokio's TCP sockets and timers.
@@ -34,11 +34,11 @@ pub use mqtt_client::*;
 pub struct Tokio;
 
 impl Runtime for Tokio {
-    fn connect_tcp(host: String, port: u16) -> BoxFuture<io::Result<BoxIo>> {
+    fn connect_tcp(host: String, port: u16) -> BoxFuture<std::io::Result<BoxIo>> {
         Box::pin(async move {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
-            Ok(Box::new(stream.compat()) as BoxIo)
+            Ok(Box::new(TokioIo(stream)) as BoxIo)
         })
     }
 
@@ -72,5 +72,5 @@ pub fn transport<S>(stream: S) -> BoxIo
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    Box::new(stream.compat())
+    Box::new(TokioIo(stream))
 }

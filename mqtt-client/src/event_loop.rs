@@ -94,6 +94,8 @@ pub struct EventLoop<R: Runtime> {
     disconnecting: Vec<oneshot::Sender<()>>,
     finished: Option<Result<(), ClientError>>,
     timer: Option<(StdInstant, BoxFuture<()>)>,
+    /// This poll follows a yield made to gather more to write (see `poll`).
+    yielded: bool,
     status: Status,
     _runtime: PhantomData<fn() -> R>,
 }
@@ -156,6 +158,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         disconnecting: Vec::new(),
         finished: None,
         timer: None,
+        yielded: false,
         status: Status::default(),
         _runtime: PhantomData,
     };
@@ -180,13 +183,24 @@ impl<R: Runtime> EventLoop<R> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
         for _ in 0..BUDGET {
             let mut progress = self.poll_control(cx);
-            progress |= self.poll_commands(cx);
-            progress |= self.poll_link(cx);
+            let took = self.poll_commands(cx);
+            let link = self.poll_link(cx);
+            progress |= took || link;
             let now = self.now();
             if self.session.poll_timeout().is_some_and(|t| t <= now) {
                 self.session.handle_timeout(now);
             }
             progress |= self.process_events();
+            // Coalesce: new commands or bytes just came in, so more are likely on their
+            // way (a publisher mid-burst, the broker mid-stream). Let them arrive (one
+            // yield) before writing, so one write system call carries many packets.
+            if progress && !self.yielded && matches!(self.link, Link::Up(_)) {
+                self.yielded = true;
+                self.publish_status();
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.yielded = false;
             progress |= self.poll_write(cx);
             if let Some(result) = self.finished.take() {
                 self.finish(&result);

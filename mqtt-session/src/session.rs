@@ -149,6 +149,9 @@ pub(crate) enum Inbound {
 
 /// Most bytes gathered into one transmit's head before it is handed out.
 const MAX_HEAD: usize = 64 * 1024;
+/// Heads are encoded into buffers of this size, each shared by the transmits cut from
+/// it: an allocation per ~100 PUBLISH headers, not one per transmit.
+const HEAD_CHUNK: usize = 2048;
 
 /// The MQTT 3.1.1 client protocol, as a state machine without I/O.
 ///
@@ -249,6 +252,12 @@ impl Session {
     /// handed out as its own `Bytes` (never copied).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.sendq.is_empty() && self.out.is_empty() {
+            return None;
+        }
+        if self.out.capacity() - self.out.len() < HEAD_CHUNK / 8 {
+            self.out.reserve(HEAD_CHUNK);
+        }
         let mut payload = Bytes::new();
         while let Some(item) = self.sendq.pop_front() {
             // Encoding cannot fail: sizes were checked when the command was taken.

@@ -1,0 +1,227 @@
+//! End-to-end comparison against a real mosquitto: this project's client on tokio and
+//! smol against rumqttc 0.25, one publisher and one subscriber connection per run,
+//! runs alternating client by client; then memory per idle connection.
+
+pub mod alloc;
+pub mod clients;
+pub mod idle;
+pub mod measure;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+use clients::{Kind, Load, Measured};
+use measure::median;
+use mqtt_test_broker::Mosquitto;
+
+/// Settings from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Runs per client and load (the medians are over these).
+    pub runs: usize,
+    /// Fraction of the message counts (1.0: 200,000 / 100,000 / 50,000).
+    pub scale: f64,
+    /// Idle connections per client for the memory figure (0 skips it).
+    pub idle: usize,
+    /// Only these clients (all when empty), for profiling one of them.
+    pub clients: Vec<Kind>,
+    /// Only loads of this QoS.
+    pub qos: Option<u8>,
+    /// Use the mosquitto already listening on this port (configured like [`broker`])
+    /// instead of starting one: to profile the clients without the broker.
+    pub port: Option<u16>,
+}
+
+/// The loads: QoS 0, 1, 2 at 64 bytes, QoS 1 at 4 KiB.
+fn loads(scale: f64) -> Vec<Load> {
+    let n = |full: usize| ((full as f64 * scale) as usize).max(100);
+    vec![
+        Load {
+            qos: 0,
+            messages: n(200_000),
+            payload: 64,
+        },
+        Load {
+            qos: 1,
+            messages: n(200_000),
+            payload: 64,
+        },
+        Load {
+            qos: 2,
+            messages: n(100_000),
+            payload: 64,
+        },
+        Load {
+            qos: 1,
+            messages: n(50_000),
+            payload: 4096,
+        },
+    ]
+}
+
+/// mosquitto's defaults (20 in flight, 1,000 queued) drop QoS 0 and throttle QoS 1/2
+/// under a burst; persistence is off.
+pub fn broker() -> Mosquitto {
+    Mosquitto::builder()
+        .config("max_inflight_messages 1000\nmax_queued_messages 1000000\nmax_queued_bytes 0")
+        .start()
+}
+
+struct Sample {
+    measured: Measured,
+    allocations: u64,
+}
+
+/// Runs everything and prints the tables.
+pub fn run(settings: &Settings) {
+    measure::raise_fd_limit(); // before the broker starts: it inherits the limit
+    let broker = settings.port.is_none().then(broker);
+    let port = settings
+        .port
+        .or(broker.as_ref().map(Mosquitto::port))
+        .expect("a broker");
+    println!(
+        "mosquitto on 127.0.0.1:{port}; {} runs per client and load, alternating {}",
+        settings.runs,
+        Kind::ALL.map(Kind::name).join(", ")
+    );
+    let mut results: Vec<(Load, HashMap<&'static str, Vec<Sample>>)> = Vec::new();
+    let kinds: Vec<Kind> = if settings.clients.is_empty() {
+        Kind::ALL.to_vec()
+    } else {
+        settings.clients.clone()
+    };
+    for load in loads(settings.scale) {
+        if settings.qos.is_some_and(|q| q != load.qos) {
+            continue;
+        }
+        let mut by_kind: HashMap<&'static str, Vec<Sample>> = HashMap::new();
+        for round in 0..settings.runs {
+            for &kind in &kinds {
+                let tag = format!("{}-{}-{}-{round}", kind.name(), load.qos, load.payload);
+                let allocs0 = alloc::count();
+                let measured = clients::run(kind, port, load, &tag);
+                let allocations = alloc::count() - allocs0;
+                eprintln!(
+                    "  QoS {} {} B x {}: {:<10} {:>9.0} msg/s, {:>6.1} ms CPU per 1,000, received {}",
+                    load.qos,
+                    load.payload,
+                    load.messages,
+                    kind.name(),
+                    rate(&measured),
+                    cpu_per_1000(&measured),
+                    measured.received
+                );
+                by_kind.entry(kind.name()).or_default().push(Sample {
+                    measured,
+                    allocations,
+                });
+            }
+        }
+        results.push((load, by_kind));
+    }
+    print_throughput(&results, &kinds);
+    if settings.idle > 0 {
+        print_idle(port, settings.idle, &kinds);
+    }
+    drop(broker);
+}
+
+fn rate(m: &Measured) -> f64 {
+    m.received as f64 / m.elapsed.as_secs_f64().max(1e-9)
+}
+
+fn cpu_per_1000(m: &Measured) -> f64 {
+    m.cpu.as_secs_f64() * 1000.0 / (m.received.max(1) as f64) * 1000.0
+}
+
+fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kinds: &[Kind]) {
+    println!();
+    println!("| load | client | msg/s (median) | CPU ms per 1,000 msgs (median) | allocations per msg | received (min of runs) | msg/s vs rumqttc | CPU vs rumqttc |");
+    println!("|---|---|--:|--:|--:|--:|--:|--:|");
+    for (load, by_kind) in results {
+        let stat = |name: &str| {
+            let Some(samples) = by_kind.get(name) else {
+                return (f64::NAN, f64::NAN, f64::NAN, 0);
+            };
+            let msgs = median(samples.iter().map(|s| rate(&s.measured)).collect());
+            let cpu = median(samples.iter().map(|s| cpu_per_1000(&s.measured)).collect());
+            let allocs = median(
+                samples
+                    .iter()
+                    .map(|s| s.allocations as f64 / s.measured.received.max(1) as f64)
+                    .collect(),
+            );
+            let received = samples
+                .iter()
+                .map(|s| s.measured.received)
+                .min()
+                .unwrap_or(0);
+            (msgs, cpu, allocs, received)
+        };
+        let (base_msgs, base_cpu, _, _) = stat(Kind::Rumqttc.name());
+        for &kind in kinds {
+            let (msgs, cpu, allocs, received) = stat(kind.name());
+            let label = format!("QoS {}, {} B x {}", load.qos, load.payload, load.messages);
+            let (vs_msgs, vs_cpu) = if kind == Kind::Rumqttc {
+                ("1.00x".to_string(), "1.00x".to_string())
+            } else {
+                (
+                    format!("{:.2}x", msgs / base_msgs),
+                    format!("{:.2}x", cpu / base_cpu),
+                )
+            };
+            println!(
+                "| {label} | {} | {msgs:.0} | {cpu:.1} | {allocs:.2} | {received} | {vs_msgs} | {vs_cpu} |",
+                kind.name()
+            );
+        }
+    }
+}
+
+fn print_idle(port: u16, n: usize, kinds: &[Kind]) {
+    println!();
+    println!("| {n} idle connections | resident memory per connection | vs rumqttc |");
+    println!("|---|--:|--:|");
+    let exe = std::env::current_exe().expect("own path");
+    let mut figures = Vec::new();
+    for &kind in kinds {
+        let out = Command::new(&exe)
+            .args(["idle", kind.name(), &port.to_string(), &n.to_string()])
+            .output()
+            .expect("idle child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let bytes: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("rss_per_connection "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no figure\n{text}\n{}",
+                    kind.name(),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        figures.push((kind, bytes));
+        std::thread::sleep(Duration::from_millis(500)); // the broker closes the last ones
+    }
+    let base = figures
+        .iter()
+        .find(|(k, _)| *k == Kind::Rumqttc)
+        .map(|(_, b)| *b)
+        .unwrap_or(f64::NAN);
+    for (kind, bytes) in figures {
+        println!(
+            "| {} | {:.1} KiB | {:.2}x |",
+            kind.name(),
+            bytes / 1024.0,
+            bytes / base
+        );
+    }
+}
+
+/// Parses a client name as printed in the tables.
+pub fn kind_named(name: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|k| k.name() == name)
+}
