@@ -92,7 +92,7 @@ impl IntoTopic for TopicName<Bytes> {
 /// waits for the application, so this never deadlocks.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) commands: async_channel::Sender<Command>,
+    pub(crate) commands: flume::Sender<Command>,
     pub(crate) control: async_channel::Sender<Control>,
     pub(crate) shared: Arc<Shared>,
 }
@@ -110,7 +110,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let (message, done, ack) = prepare(topic, payload, qos, retain)?;
         self.commands
-            .send(Command::Publish { message, done })
+            .send_async(Command::Publish { message, done })
             .await
             .map_err(|_| ClientError::Closed)?;
         ack.await
@@ -128,7 +128,7 @@ impl Client {
     ) -> Result<Ack, ClientError> {
         let (message, done, ack) = prepare(topic, payload, qos, retain)?;
         self.commands
-            .send(Command::Publish { message, done })
+            .send_async(Command::Publish { message, done })
             .await
             .map_err(|_| ClientError::Closed)?;
         Ok(ack)
@@ -148,8 +148,8 @@ impl Client {
         self.commands
             .try_send(Command::Publish { message, done })
             .map_err(|e| match e {
-                async_channel::TrySendError::Full(_) => ClientError::QueueFull,
-                async_channel::TrySendError::Closed(_) => ClientError::Closed,
+                flume::TrySendError::Full(_) => ClientError::QueueFull,
+                flume::TrySendError::Disconnected(_) => ClientError::Closed,
             })?;
         Ok(ack)
     }
@@ -186,7 +186,7 @@ impl Client {
             };
             sub.client
                 .commands
-                .send(cmd)
+                .send_async(cmd)
                 .await
                 .map_err(|_| ClientError::Closed)?;
             match granted.await {
@@ -215,7 +215,7 @@ impl Client {
         }
         let (done, rx) = oneshot::channel();
         self.commands
-            .send(Command::Unsubscribe { filter, done })
+            .send_async(Command::Unsubscribe { filter, done })
             .await
             .map_err(|_| ClientError::Closed)?;
         rx.await.unwrap_or(Err(ClientError::Closed))
@@ -226,7 +226,7 @@ impl Client {
     pub async fn disconnect(&self) -> Result<(), ClientError> {
         let (done, rx) = oneshot::channel();
         self.commands
-            .send(Command::Disconnect { done })
+            .send_async(Command::Disconnect { done })
             .await
             .map_err(|_| ClientError::Closed)?;
         let _ = rx.await;

@@ -29,10 +29,13 @@ use crate::runtime::{BoxFuture, BoxIo, Runtime};
 use crate::status::{Cause, ConnectionEvent, LinkState, Status};
 use crate::transport::Dialer;
 
-/// Bytes read per read call at least.
-const READ_CHUNK: usize = 16 * 1024;
-/// Most slices per vectored write.
-const MAX_SLICES: usize = 64;
+/// The read window: how many bytes one read call may take. It starts small (an idle
+/// connection holds little memory, and a small read zero-fills little) and doubles
+/// while reads fill it, up to the maximum; it halves again when reads come in small.
+const READ_MIN: usize = 1024;
+const READ_MAX: usize = 64 * 1024;
+/// Most slices per vectored write (a header and a payload per PUBLISH).
+const MAX_SLICES: usize = 128;
 /// Rounds of work before yielding to other tasks.
 const BUDGET: usize = 32;
 /// Commands taken per round, so reads and writes interleave with a busy publisher.
@@ -61,6 +64,8 @@ struct Conn {
     io: BoxIo,
     broker: usize,
     rbuf: BytesMut,
+    /// The current read window (between `READ_MIN` and `READ_MAX`).
+    read_window: usize,
     wq: VecDeque<Bytes>,
     queued_total: u64,
     written_total: u64,
@@ -80,7 +85,8 @@ pub struct EventLoop<R: Runtime> {
     dialer: Dialer,
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
-    commands: Pin<Box<async_channel::Receiver<Command>>>,
+    /// `None` once the event loop has ended (dropping it closes the channel).
+    commands: Option<flume::r#async::RecvStream<'static, Command>>,
     control: Pin<Box<async_channel::Receiver<Control>>>,
     control_tx: async_channel::Sender<Control>,
     shared: Arc<Shared>,
@@ -121,7 +127,9 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
     } else {
         None
     };
-    let (cmd_tx, cmd_rx) = async_channel::bounded(options.command_capacity);
+    // flume: a bounded channel whose buffer grows on demand (an idle connection holds
+    // none of it), unlike a preallocated ring of `command_capacity` commands.
+    let (cmd_tx, cmd_rx) = flume::bounded(options.command_capacity);
     let (ctl_tx, ctl_rx) = async_channel::unbounded();
     let shared = Arc::new(Shared {
         router: Mutex::new(Router::default()),
@@ -145,7 +153,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         },
         reconnect: options.reconnect,
         connect_timeout: options.connect_timeout,
-        commands: Box::pin(cmd_rx),
+        commands: Some(cmd_rx.into_stream()),
         control: Box::pin(ctl_rx),
         control_tx: ctl_tx,
         shared,
@@ -248,7 +256,10 @@ impl<R: Runtime> EventLoop<R> {
             progress = true;
         }
         for _ in 0..COMMANDS_PER_ROUND {
-            match self.commands.as_mut().poll_next(cx) {
+            let Some(commands) = self.commands.as_mut() else {
+                break;
+            };
+            match Pin::new(commands).poll_next(cx) {
                 Poll::Ready(Some(cmd)) => {
                     progress = true;
                     if !self.apply(cmd) {
@@ -376,7 +387,8 @@ impl<R: Runtime> EventLoop<R> {
                         self.link = Link::Up(Conn {
                             io,
                             broker,
-                            rbuf: BytesMut::with_capacity(READ_CHUNK),
+                            rbuf: BytesMut::new(),
+                            read_window: READ_MIN,
                             wq: VecDeque::new(),
                             queued_total: 0,
                             written_total: 0,
@@ -719,7 +731,36 @@ impl<R: Runtime> EventLoop<R> {
         self.status.inflight = stats.inflight;
         self.status.queued = stats.queued;
         self.status.connects = stats.connects;
-        *self.shared.status() = self.status.clone();
+        // Every round: copy in place, cloning the broker name only when it changed
+        // (a clone of the whole status allocated a String per round).
+        let mut shared = self.shared.status();
+        // Destructured so that a new field cannot be forgotten here.
+        let Status {
+            state,
+            broker,
+            inflight,
+            queued,
+            connects,
+            reconnects,
+            messages_received,
+            messages_dropped,
+            messages_unrouted,
+            subscriptions,
+            last_cause,
+        } = &self.status;
+        if shared.broker != *broker {
+            shared.broker.clone_from(broker);
+        }
+        shared.last_cause.clone_from(last_cause);
+        shared.state = *state;
+        shared.inflight = *inflight;
+        shared.queued = *queued;
+        shared.connects = *connects;
+        shared.reconnects = *reconnects;
+        shared.messages_received = *messages_received;
+        shared.messages_dropped = *messages_dropped;
+        shared.messages_unrouted = *messages_unrouted;
+        shared.subscriptions = *subscriptions;
     }
 
     fn finish(&mut self, result: &Result<(), ClientError>) {
@@ -756,7 +797,7 @@ impl<R: Runtime> EventLoop<R> {
         for done in self.disconnecting.drain(..) {
             let _ = done.send(());
         }
-        self.commands.close();
+        self.commands = None;
         self.control.close();
         self.shared.router().close_all();
         self.status.state = LinkState::Closed;
@@ -773,17 +814,24 @@ impl<R: Runtime> EventLoop<R> {
 
 fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
     let start = conn.rbuf.len();
-    if conn.rbuf.capacity() - start < READ_CHUNK / 4 {
-        conn.rbuf.reserve(READ_CHUNK);
+    let window = conn.read_window;
+    if conn.rbuf.capacity() - start < window {
+        // A new buffer when views of the old one (messages) are still alive.
+        conn.rbuf.reserve(window.max(READ_MIN * 4));
     }
-    let end = conn.rbuf.capacity().min(start + 4 * READ_CHUNK);
-    conn.rbuf.resize(end, 0);
+    // futures-io reads into initialized bytes: zero just the window, not the capacity.
+    conn.rbuf.resize(start + window, 0);
     let r = Pin::new(&mut conn.io).poll_read(cx, &mut conn.rbuf[start..]);
     let n = match &r {
         Poll::Ready(Ok(n)) => *n,
         _ => 0,
     };
     conn.rbuf.truncate(start + n);
+    if n == window {
+        conn.read_window = (window * 2).min(READ_MAX);
+    } else if matches!(r, Poll::Ready(Ok(_))) && n < window / 4 {
+        conn.read_window = (window / 2).max(READ_MIN);
+    }
     r
 }
 
@@ -804,13 +852,14 @@ impl Conn {
     fn flush_some(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         let mut progress = false;
         while !self.wq.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self
-                .wq
-                .iter()
-                .take(MAX_SLICES)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            match Pin::new(&mut self.io).poll_write_vectored(cx, &slices) {
+            // On the stack: no allocation per write.
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for (slot, b) in slices.iter_mut().zip(self.wq.iter()) {
+                *slot = IoSlice::new(b);
+                count += 1;
+            }
+            match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(mut n)) => {
                     progress = true;

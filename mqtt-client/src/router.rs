@@ -102,33 +102,33 @@ impl Router {
     /// Calls `f` with the queue of every subscription matching `topic`, applying the
     /// wildcard rules [MQTT-4.7.1-1..3] and the `$` rule [MQTT-4.7.2-1].
     pub(crate) fn for_each_match(&self, topic: &str, mut f: impl FnMut(&Arc<SubQueue>)) {
-        let levels: Vec<&str> = topic.split('/').collect();
+        // The levels are walked with a cloneable iterator: no allocation per message.
         let dollar = topic.starts_with('$');
-        collect(&self.root, &levels, 0, dollar, &mut f);
+        collect(&self.root, topic.split('/'), true, dollar, &mut f);
     }
 }
 
 fn collect(
     node: &Node,
-    levels: &[&str],
-    i: usize,
+    mut levels: std::str::Split<'_, char>,
+    first: bool,
     dollar: bool,
     f: &mut impl FnMut(&Arc<SubQueue>),
 ) {
-    let wildcards_ok = !(i == 0 && dollar);
+    let wildcards_ok = !(first && dollar);
     if wildcards_ok {
         // `a/#` also matches `a` itself [MQTT-4.7.1-2].
         node.hash.iter().for_each(|(_, q)| f(q));
     }
-    let Some(level) = levels.get(i) else {
+    let Some(level) = levels.next() else {
         node.exact.iter().for_each(|(_, q)| f(q));
         return;
     };
-    if let Some(child) = node.children.get(*level) {
-        collect(child, levels, i + 1, dollar, f);
+    if let Some(child) = node.children.get(level) {
+        collect(child, levels.clone(), false, dollar, f);
     }
     if let (Some(plus), true) = (&node.plus, wildcards_ok) {
-        collect(plus, levels, i + 1, dollar, f);
+        collect(plus, levels, false, dollar, f);
     }
 }
 

@@ -163,10 +163,20 @@ impl Session {
             };
             let needs_window =
                 matches!(&front.kind, PendingKind::Publish(m) if m.qos != QoS::AtMostOnce);
-            if needs_window
-                && self.inflight_publishes >= usize::from(self.config.max_inflight.max(1))
-            {
-                return;
+            if needs_window {
+                let window = usize::from(self.config.max_inflight.max(1));
+                if self.inflight_publishes >= window {
+                    self.window_full = true;
+                    return;
+                }
+                // Once the window filled up, refill it in batches (an eighth of it at
+                // a time) rather than one message per acknowledgement: one write then
+                // carries many publishes. Acks keep coming while any are in flight, so
+                // waiting for a batch never stalls.
+                if self.window_full && window - self.inflight_publishes < (window / 8).max(1) {
+                    return;
+                }
+                self.window_full = false;
             }
             let is_qos0 =
                 matches!(&front.kind, PendingKind::Publish(m) if m.qos == QoS::AtMostOnce);

@@ -171,6 +171,8 @@ pub struct Session {
     /// Operations holding a packet identifier, by identifier.
     pub(crate) ops: IdMap<Op>,
     pub(crate) inflight_publishes: usize,
+    /// The in-flight window filled up: refill it in batches (see `pump`).
+    pub(crate) window_full: bool,
     pub(crate) pending: VecDeque<Pending>,
     pub(crate) sendq: VecDeque<SendItem>,
     pub(crate) out: BytesMut,
@@ -202,6 +204,7 @@ impl Session {
             next_packet_id: 1,
             ops: id_map(),
             inflight_publishes: 0,
+            window_full: false,
             pending: VecDeque::new(),
             sendq: VecDeque::new(),
             out: BytesMut::new(),

@@ -172,7 +172,11 @@ fn an_ack_before_the_publish_went_out_sends_nothing_stale() {
     let a = s.publish(t(1), msg("a", b"1", QoS::AtLeastOnce)).unwrap();
     let b = s.publish(t(1), msg("b", b"2", QoS::ExactlyOnce)).unwrap();
     // Neither has been handed to the transport yet.
-    feed(&mut s, t(2), &[Packet::Puback(pid(1)), Packet::Pubrec(pid(2))]);
+    feed(
+        &mut s,
+        t(2),
+        &[Packet::Puback(pid(1)), Packet::Pubrec(pid(2))],
+    );
     assert_eq!(acknowledged(events(&mut s)), vec![a]);
     // Only the PUBREL of the released QoS 2 message goes out: its PUBLISH, whose
     // payload the session no longer holds, is never sent [MQTT-4.3.3-1].

@@ -369,3 +369,49 @@ fn the_queue_is_bounded() {
     );
     assert_eq!(s.stats().queued, 3);
 }
+
+/// A full in-flight window is refilled an eighth at a time, so one write carries a
+/// batch of publishes instead of one per acknowledgement; order is kept [MQTT-4.6.0-6]
+/// and nothing waits forever (the last acknowledgements release the rest).
+#[test]
+fn a_full_window_is_refilled_in_batches() {
+    let mut c = config();
+    c.max_inflight = 16;
+    let mut s = connected(c);
+    for i in 0..40u8 {
+        s.publish(
+            t(1),
+            mqtt_session::Message::new(topic("w"), vec![i], QoS::AtLeastOnce),
+        )
+        .unwrap();
+    }
+    let first = sent(&mut s);
+    assert_eq!(first.len(), 16, "the window fills at once");
+    feed(&mut s, t(2), &[Packet::Puback(pid(1))]);
+    assert!(sent(&mut s).is_empty(), "one free slot is not a batch");
+    feed(&mut s, t(2), &[Packet::Puback(pid(2))]);
+    let batch = sent(&mut s);
+    assert_eq!(batch.len(), 2, "two free slots (16 / 8) are");
+    // Acknowledge everything as it comes: all 40 go out, in order.
+    let mut payloads: Vec<u8> = Vec::new();
+    for p in first.iter().chain(batch.iter()) {
+        if let Packet::Publish(p) = p {
+            payloads.push(p.payload[0]);
+        }
+    }
+    let mut next_ack = 3u16;
+    while payloads.len() < 40 || next_ack as usize <= payloads.len() {
+        if next_ack as usize > payloads.len() {
+            panic!("stalled with {} sent", payloads.len());
+        }
+        feed(&mut s, t(3), &[Packet::Puback(pid(next_ack))]);
+        next_ack += 1;
+        for p in sent(&mut s) {
+            if let Packet::Publish(p) = p {
+                payloads.push(p.payload[0]);
+            }
+        }
+    }
+    assert_eq!(payloads, (0..40).collect::<Vec<u8>>());
+    assert_eq!(s.stats().inflight, 0);
+}

@@ -1,12 +1,16 @@
 //! Memory per idle connection: many connections with keepalive on, doing nothing.
 //! Each client is measured in a fresh process (`e2e idle <client> <port> <n>`), so
-//! one client's freed memory never flatters the next.
+//! one client's freed memory never flatters the next. Every client runs with its
+//! default settings (rumqttc: 100 in flight, a request channel of 10 as in its
+//! examples; ours: 100 in flight, 1,024 commands), keep alive 60 s.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::clients::{our_options, tokio_runtime, Kind};
+use mqtt_client::Options;
+
+use super::clients::{tokio_runtime, Kind};
 use super::measure::rss_bytes;
 
 /// Opens `n` idle connections with `kind` and prints `rss_per_connection <bytes>`.
@@ -18,6 +22,13 @@ pub fn measure(kind: Kind, port: u16, n: usize) {
         Kind::Rumqttc => tokio_runtime().block_on(rumqttc_idle(port, n)),
     };
     println!("rss_per_connection {per_connection:.0}");
+}
+
+fn idle_options(port: u16, id: &str) -> Options {
+    Options::new("127.0.0.1", port)
+        .client_id(id)
+        .keep_alive(Duration::from_secs(60))
+        .reconnect(None)
 }
 
 type Sleep = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
@@ -50,7 +61,7 @@ async fn ours_tokio(port: u16, n: usize) -> f64 {
     let mut clients = Vec::new();
     for i in 0..n {
         let (client, event_loop) =
-            mqtt_tokio::client(our_options(port, &format!("idle-t-{i}"))).expect("options");
+            mqtt_tokio::client(idle_options(port, &format!("idle-t-{i}"))).expect("options");
         tokio::spawn(event_loop.run());
         clients.push(client);
     }
@@ -65,7 +76,7 @@ async fn ours_smol(port: u16, n: usize) -> f64 {
     let mut clients = Vec::new();
     for i in 0..n {
         let (client, event_loop) =
-            mqtt_smol::client(our_options(port, &format!("idle-s-{i}"))).expect("options");
+            mqtt_smol::client(idle_options(port, &format!("idle-s-{i}"))).expect("options");
         smol::spawn(event_loop.run()).detach();
         clients.push(client);
     }
@@ -92,7 +103,6 @@ async fn rumqttc_idle(port: u16, n: usize) -> f64 {
     for i in 0..n {
         let mut o = MqttOptions::new(format!("idle-r-{i}"), "127.0.0.1", port);
         o.set_keep_alive(Duration::from_secs(60));
-        o.set_inflight(1000);
         // The request channel capacity rumqttc's own examples use.
         let (client, mut event_loop) = AsyncClient::new(o, 10);
         let done = connected.clone();
