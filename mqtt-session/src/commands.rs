@@ -7,7 +7,7 @@ use mqtt_proto::{
 };
 
 use crate::session::{Inbound, OpKind, Pending, PendingKind, SendItem, Stage, State};
-use crate::{DeliveryId, DisconnectReason, Error, Instant, Message, OpId, Session};
+use crate::{DeliveryId, DisconnectReason, Error, Instant, Message, OpId, Session, StoreOp};
 
 impl Session {
     /// Starts a connection over a transport the caller has just opened: queues
@@ -111,6 +111,7 @@ impl Session {
             _ => match self.inbound_qos2.get_mut(&id.get()) {
                 Some(state @ Inbound::AwaitingAppAck) => {
                     *state = Inbound::RecSent;
+                    self.journal(|| StoreOp::InboundReceived { packet_id: id });
                     // Disconnected: the broker re-sends the PUBLISH, answered then.
                     if self.state == State::Connected {
                         self.send(Packet::Pubrec(id));
@@ -149,6 +150,14 @@ impl Session {
         }
         self.tick(now);
         let op = self.new_op();
+        if let PendingKind::Publish(m) = &kind {
+            if m.qos != QoS::AtMostOnce {
+                self.journal(|| StoreOp::Publish {
+                    op: op.get(),
+                    message: m.clone(),
+                });
+            }
+        }
         self.pending.push_back(Pending { op, kind });
         self.pump();
         Ok(op)
@@ -196,6 +205,10 @@ impl Session {
                     self.sendq.push_back(SendItem::Qos0 { op, message });
                 }
                 (PendingKind::Publish(m), Some(pid)) => {
+                    self.journal(|| StoreOp::Assign {
+                        op: op.get(),
+                        packet_id: pid,
+                    });
                     let kind = OpKind::Publish {
                         publish: m.into_publish(pid),
                         stage: Stage::AwaitAck,

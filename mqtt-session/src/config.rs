@@ -39,12 +39,15 @@ pub struct Config {
     pub republish_on_session_loss: bool,
     /// When the broker has lost the session, subscribe again to every filter.
     pub resubscribe_on_session_loss: bool,
+    /// Journal every durable change for a [`crate::Store`] ([`crate::Session::poll_store_op`]),
+    /// and hand out no bytes until the journal is drained (write-ahead).
+    pub durable: bool,
 }
 
 impl Config {
     /// Defaults for `client_id`: keep alive 60 s, clean session, CONNACK timeout 10 s,
     /// 100 publishes in flight, 10,000 queued commands, 16 MiB packets, automatic acks,
-    /// and republish and resubscribe after a lost session.
+    /// republish and resubscribe after a lost session, no journal.
     pub fn new(client_id: &str) -> Result<Config, StrError> {
         Ok(Config {
             client_id: Str::from_string(client_id.into())?,
@@ -61,6 +64,7 @@ impl Config {
             manual_acks: false,
             republish_on_session_loss: true,
             resubscribe_on_session_loss: true,
+            durable: false,
         })
     }
 
@@ -100,6 +104,7 @@ impl fmt::Debug for Config {
                 "resubscribe_on_session_loss",
                 &self.resubscribe_on_session_loss,
             )
+            .field("durable", &self.durable)
             .finish()
     }
 }

@@ -9,7 +9,7 @@ use mqtt_proto::{
 };
 
 use crate::session::{Inbound, Op, OpKind, Stage, State};
-use crate::{DisconnectReason, Event, Incoming, Instant, Outcome, ProtocolError, Session};
+use crate::{DisconnectReason, Event, Incoming, Instant, Outcome, ProtocolError, Session, StoreOp};
 
 impl Session {
     /// Feeds bytes read from the transport. Every whole packet at the front of `buf`
@@ -149,6 +149,9 @@ impl Session {
     fn session_lost(&mut self) {
         let had_state =
             !self.ops.is_empty() || !self.inbound_qos2.is_empty() || !self.subscriptions.is_empty();
+        if !self.inbound_qos2.is_empty() {
+            self.journal(|| StoreOp::InboundCleared);
+        }
         self.inbound_qos2.clear();
         self.broker_session = self.broker_session.wrapping_add(1);
         let (mut republished, mut failed) = (0, 0);
@@ -164,6 +167,7 @@ impl Session {
                     // PUBREC came: the broker owned the message from then on.
                     let op = op.op;
                     self.remove_op(id);
+                    self.journal(|| StoreOp::Complete { op: op.get() });
                     self.events.push_back(Event::Completed {
                         op,
                         outcome: Outcome::Acknowledged,
@@ -172,6 +176,7 @@ impl Session {
                 OpKind::Publish { .. } if !self.config.republish_on_session_loss => {
                     let op = op.op;
                     self.remove_op(id);
+                    self.journal(|| StoreOp::Complete { op: op.get() });
                     failed += 1;
                     self.events.push_back(Event::Completed {
                         op,
@@ -275,6 +280,7 @@ impl Session {
                         self.inbound_qos2.insert(id.get(), Inbound::AwaitingAppAck);
                     } else {
                         self.inbound_qos2.insert(id.get(), Inbound::RecSent);
+                        self.journal(|| StoreOp::InboundReceived { packet_id: id });
                         self.send(Packet::Pubrec(id));
                     }
                     self.events
@@ -306,6 +312,7 @@ impl Session {
             });
         }
         if let Some(op) = self.remove_op(id.get()) {
+            self.journal(|| StoreOp::Complete { op: op.op.get() });
             self.events.push_back(Event::Completed {
                 op: op.op,
                 outcome: Outcome::Acknowledged,
@@ -320,13 +327,21 @@ impl Session {
     fn on_pubrec(&mut self, id: PacketId) -> Result<(), ProtocolError> {
         match self.ops.get_mut(&id.get()) {
             Some(Op {
+                op,
                 kind: OpKind::Publish { publish, stage },
                 ..
             }) if matches!(publish.qos_pid, QosPid::ExactlyOnce(_)) => {
                 // A repeated PUBREC (after a resend) is answered again.
+                let first = *stage == Stage::AwaitAck;
                 *stage = Stage::AwaitComp;
+                let op = op.get();
                 // Keep the payload no longer than needed.
                 publish.payload = Bytes::new();
+                if first {
+                    // Durable before PUBREL goes: a PUBLISH re-sent after the broker
+                    // released the id would be a new message to it.
+                    self.journal(|| StoreOp::Release { op });
+                }
                 self.send(Packet::Pubrel(id));
                 Ok(())
             }
@@ -343,7 +358,9 @@ impl Session {
         if self.inbound_qos2.get(&id.get()) == Some(&Inbound::AwaitingAppAck) {
             return Err(ProtocolError::PubrelBeforePubrec(id.get()));
         }
-        self.inbound_qos2.remove(&id.get());
+        if self.inbound_qos2.remove(&id.get()).is_some() {
+            self.journal(|| StoreOp::InboundReleased { packet_id: id });
+        }
         self.send(Packet::Pubcomp(id));
         Ok(())
     }

@@ -114,6 +114,7 @@ mod error;
 mod event;
 mod idmap;
 mod inbound;
+mod journal;
 mod session;
 mod state;
 mod time;
@@ -127,8 +128,9 @@ pub use error::Error;
 pub use event::{
     DeliveryId, DisconnectReason, Event, Incoming, Message, OpId, Outcome, ProtocolError,
 };
+pub use journal::{MemoryStore, Store, StoreOp};
 pub use session::{Session, State, Stats, Transmit};
-pub use state::{SessionState, StoredCommand, StoredOp};
+pub use state::{SessionState, StoredCommand, StoredOp, StoredQueued};
 pub use time::Instant;
 
 pub use mqtt_proto as proto;

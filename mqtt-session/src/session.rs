@@ -10,7 +10,7 @@ use mqtt_proto::{
 };
 
 use crate::idmap::{id_map, id_set, IdMap, IdSet};
-use crate::{Config, DisconnectReason, Event, Instant, Message, OpId, Outcome};
+use crate::{Config, DisconnectReason, Event, Instant, Message, OpId, Outcome, StoreOp};
 
 /// Connection state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +177,8 @@ pub struct Session {
     pub(crate) sendq: VecDeque<SendItem>,
     pub(crate) out: BytesMut,
     pub(crate) events: VecDeque<Event>,
+    /// Durable changes not yet handed to the store (`Config::durable`).
+    pub(crate) journal: VecDeque<StoreOp>,
     pub(crate) inbound_qos2: IdMap<Inbound>,
     /// Manual acks: incoming QoS 1 identifiers delivered but not acked.
     pub(crate) unacked_qos1: IdSet,
@@ -209,6 +211,7 @@ impl Session {
             sendq: VecDeque::new(),
             out: BytesMut::new(),
             events: VecDeque::new(),
+            journal: VecDeque::new(),
             inbound_qos2: id_map(),
             unacked_qos1: id_set(),
             subscriptions: BTreeMap::new(),
@@ -254,8 +257,11 @@ impl Session {
     /// Consecutive control packets are gathered into one `head`; a PUBLISH payload is
     /// handed out as its own `Bytes` (never copied).
     #[must_use]
+    ///
+    /// With [`Config::durable`], nothing is handed out while journal entries wait in
+    /// [`Session::poll_store_op`]: persist them first (write-ahead).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.sendq.is_empty() && self.out.is_empty() {
+        if (self.sendq.is_empty() && self.out.is_empty()) || !self.journal.is_empty() {
             return None;
         }
         if self.out.capacity() - self.out.len() < HEAD_CHUNK / 8 {
@@ -320,6 +326,14 @@ impl Session {
         Some(Transmit { head, payload })
     }
 
+    /// The next durable change for the store, or `None` (always `None` unless
+    /// [`Config::durable`]). Persist every entry, in order, before the next
+    /// [`Session::poll_transmit`]; see [`crate::Store`].
+    #[must_use]
+    pub fn poll_store_op(&mut self) -> Option<StoreOp> {
+        self.journal.pop_front()
+    }
+
     /// The next event for the application, or `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -339,6 +353,13 @@ impl Session {
             packet_id: packet_id.get(),
             op,
         });
+    }
+
+    /// Records a durable change (only when the session is durable).
+    pub(crate) fn journal(&mut self, op: impl FnOnce() -> StoreOp) {
+        if self.config.durable {
+            self.journal.push_back(op());
+        }
     }
 
     pub(crate) fn new_op(&mut self) -> OpId {

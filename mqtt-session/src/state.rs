@@ -17,7 +17,7 @@ pub struct SessionState {
     /// Operations holding a packet identifier, in the order they were first sent.
     pub inflight: Vec<StoredOp>,
     /// Commands not yet sent, in order.
-    pub queued: Vec<StoredCommand>,
+    pub queued: Vec<StoredQueued>,
     /// Incoming QoS 2 identifiers awaiting PUBREL, with whether PUBREC was sent
     /// (false: the application has not acked yet, manual acks).
     pub inbound_qos2: Vec<(PacketId, bool)>,
@@ -30,12 +30,23 @@ pub struct SessionState {
 /// An operation in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOp {
+    /// Its handle number ([`OpId::get`]): a restored session gives it the same handle.
+    pub op: u64,
     /// Its packet identifier.
     pub packet_id: PacketId,
     /// What it is.
     pub command: StoredCommand,
     /// For a QoS 2 publish: PUBREC received, so only PUBREL is ever sent again.
     pub released: bool,
+}
+
+/// A command not yet sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredQueued {
+    /// Its handle number ([`OpId::get`]): a restored session gives it the same handle.
+    pub op: u64,
+    /// What it is.
+    pub command: StoredCommand,
 }
 
 /// A command, as stored.
@@ -76,6 +87,7 @@ impl Session {
                     }
                 };
                 Some(StoredOp {
+                    op: op.op.get(),
                     packet_id,
                     command,
                     released,
@@ -85,10 +97,13 @@ impl Session {
         let queued = self
             .pending
             .iter()
-            .map(|p| match &p.kind {
-                PendingKind::Publish(m) => StoredCommand::Publish(m.clone()),
-                PendingKind::Subscribe(f) => StoredCommand::Subscribe(f.clone()),
-                PendingKind::Unsubscribe(f) => StoredCommand::Unsubscribe(f.clone()),
+            .map(|p| StoredQueued {
+                op: p.op.get(),
+                command: match &p.kind {
+                    PendingKind::Publish(m) => StoredCommand::Publish(m.clone()),
+                    PendingKind::Subscribe(f) => StoredCommand::Subscribe(f.clone()),
+                    PendingKind::Unsubscribe(f) => StoredCommand::Unsubscribe(f.clone()),
+                },
             })
             .collect();
         let inbound_qos2 = self
@@ -109,13 +124,29 @@ impl Session {
         }
     }
 
-    /// A disconnected session holding `state`, and the operation handles given to its
-    /// stored in-flight operations and queued commands, in the state's order. Connect
+    /// A disconnected session holding `state`, and the operation handles of its
+    /// stored in-flight operations and queued commands, in the state's order: the
+    /// handles they had ([`StoredOp::op`]), so completions of a resumed session match
+    /// what a store recorded; a missing (0) or repeated one gets a new handle. Connect
     /// it with `clean_session` off to resume: in-flight work is re-sent as the broker
     /// expects ([MQTT-4.4.0-1]).
     pub fn restore(config: Config, state: SessionState) -> (Session, Vec<OpId>) {
         let mut s = Session::new(config);
         let mut ops = Vec::new();
+        let stored_ops = state
+            .inflight
+            .iter()
+            .map(|o| o.op)
+            .chain(state.queued.iter().map(|q| q.op));
+        s.next_op = stored_ops.max().unwrap_or(0).saturating_add(1).max(1);
+        let mut taken = alloc::collections::BTreeSet::new();
+        let mut handle = |s: &mut Session, stored: u64| {
+            if stored != 0 && taken.insert(stored) {
+                OpId(stored)
+            } else {
+                s.new_op()
+            }
+        };
         for stored in state.inflight {
             let kind = match stored.command {
                 StoredCommand::Publish(m) => {
@@ -141,14 +172,14 @@ impl Session {
             if s.ops.contains_key(&stored.packet_id.get()) {
                 continue; // a corrupt state with a duplicate id: keep the first
             }
-            let op = s.new_op();
+            let op = handle(&mut s, stored.op);
             ops.push(op);
             s.insert_op(stored.packet_id, op, kind);
         }
-        for command in state.queued {
-            let op = s.new_op();
+        for queued in state.queued {
+            let op = handle(&mut s, queued.op);
             ops.push(op);
-            let kind = match command {
+            let kind = match queued.command {
                 StoredCommand::Publish(m) => PendingKind::Publish(m),
                 StoredCommand::Subscribe(f) => PendingKind::Subscribe(f),
                 StoredCommand::Unsubscribe(f) => PendingKind::Unsubscribe(f),

@@ -416,10 +416,10 @@ impl World {
         drop(self.sim.replace_session(c, session));
         let commands: Vec<_> = (state.inflight.iter())
             .map(|s| (Some(s.packet_id), &s.command))
-            .chain(state.queued.iter().map(|c| (None, c)))
+            .chain(state.queued.iter().map(|c| (None, &c.command)))
             .collect();
         assert_eq!(commands.len(), ops.len());
-        // Operation handles start again from 1: only the restored ones count now.
+        // Only the restored operations count now (they keep their handles).
         let outstanding_subs = self.subs.values().filter(|n| **n == 0).count();
         self.pub_by_op.clear();
         self.subs.clear();

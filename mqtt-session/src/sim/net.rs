@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use mqtt_proto::{decode_buf, DecodeError, DecodeOptions, Packet};
 
 use super::{Broker, BrokerConfig, ConnId};
-use crate::{Config, Error, Event, Instant, Session, State};
+use crate::{Config, Error, Event, Instant, MemoryStore, Session, State, Store};
 
 /// A client of a [`Sim`], from [`Sim::add_client`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,6 +130,8 @@ struct Link {
 #[derive(Debug)]
 struct Client {
     session: Session,
+    /// Where a durable session's journal goes (`Config::durable`).
+    store: MemoryStore,
     link: Option<Link>,
     /// Bytes from the broker are held back (not lost) while set.
     stalled: bool,
@@ -262,6 +264,7 @@ impl Sim {
     pub fn add_session(&mut self, session: Session) -> ClientIdx {
         self.clients.push(Client {
             session,
+            store: MemoryStore::new(),
             link: None,
             stalled: false,
             events: Vec::new(),
@@ -290,6 +293,31 @@ impl Sim {
     pub fn replace_session(&mut self, idx: ClientIdx, session: Session) -> Session {
         self.cut(idx);
         core::mem::replace(&mut self.clients[idx.0].session, session)
+    }
+
+    /// The client's store: every journal entry its durable session handed out.
+    pub fn store(&self, idx: ClientIdx) -> &MemoryStore {
+        &self.clients[idx.0].store
+    }
+
+    /// The client's process crashes and starts again: its connection is cut, and its
+    /// session is replaced by one restored from what its store holds (journal entries
+    /// not yet persisted die with the process). Returns the new session's handles for
+    /// the restored operations, as [`Session::restore`] does.
+    pub fn crash_and_restore(&mut self, idx: ClientIdx) -> alloc::vec::Vec<crate::OpId> {
+        let i = idx.0;
+        let config = self.clients[i].session.config().clone();
+        let Ok(state) = self.clients[i].store.load();
+        let (session, ops) = Session::restore(config, state);
+        // No last words: nothing the old session had not yet persisted or written
+        // leaves it. Its connection dies with it; bytes already on the wire are lost.
+        drop(core::mem::replace(&mut self.clients[i].session, session));
+        if let Some(link) = &self.clients[i].link {
+            let conn = link.conn;
+            self.broker.close(conn);
+        }
+        self.drop_link(i);
+        ops
     }
 
     /// The client's session, read-only.
@@ -486,6 +514,10 @@ impl Sim {
         let tracing = self.tracing;
         let c = &mut self.clients[i];
         let mut progress = false;
+        // A durable session's journal is persisted before anything it wrote moves.
+        while let Some(op) = c.session.poll_store_op() {
+            let Ok(()) = c.store.persist(core::slice::from_ref(&op));
+        }
         while let Some(tx) = c.session.poll_transmit() {
             let Some(link) = &mut c.link else {
                 continue; // no transport: nowhere to write
