@@ -12,7 +12,10 @@ pub struct TopicName<S>(Str<S>);
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicFilter<S>(Str<S>);
 
-fn check_name(bytes: &[u8]) -> Result<(), StrError> {
+/// Checks a topic name: non-empty [MQTT-4.7.3-1], an MQTT string ([MQTT-1.5.3-1],
+/// [MQTT-1.5.3-2]) and free of wildcards [MQTT-3.3.2-2]. On the decode hot path.
+#[inline(always)]
+pub(crate) fn check_name(bytes: &[u8]) -> Result<(), StrError> {
     if bytes.is_empty() {
         return Err(StrError::EmptyTopic); // [MQTT-4.7.3-1]
     }
@@ -21,44 +24,103 @@ fn check_name(bytes: &[u8]) -> Result<(), StrError> {
     }
     // One pass for the byte rules, eight bytes at a time. `+`, `#` and U+0000 are single
     // bytes that never occur inside a multi-byte UTF-8 sequence, so scanning bytes is
-    // exact for any input.
+    // exact for any input; only a name with a non-ASCII byte needs the UTF-8 check.
     let (high, special) = scan(bytes);
     if high && core::str::from_utf8(bytes).is_err() {
         return Err(StrError::InvalidUtf8); // [MQTT-1.5.3-1]
     }
     if special {
-        return Err(if bytes.contains(&0) {
-            StrError::NullCharacter // [MQTT-1.5.3-2]
-        } else {
-            StrError::WildcardInTopicName // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
-        });
+        return Err(special_error(bytes));
     }
     Ok(())
 }
 
+#[cold]
+fn special_error(bytes: &[u8]) -> StrError {
+    if bytes.contains(&0) {
+        StrError::NullCharacter // [MQTT-1.5.3-2]
+    } else {
+        StrError::WildcardInTopicName // [MQTT-3.3.2-2], [MQTT-4.7.1-1]
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero if and only if some byte of `w` is zero. (Bytes above the first zero byte
+/// may be flagged wrongly, which does not matter for a yes-or-no answer.)
+#[inline(always)]
+fn has_zero(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// Non-zero if and only if some byte of `w` is 0, `+` or `#`.
+#[inline(always)]
+fn special_bytes(w: u64) -> u64 {
+    // `#` (0x23) and `+` (0x2b) differ only in bit 3: setting bit 3 turns both, and
+    // nothing else, into 0x2b.
+    has_zero(w) | has_zero((w | (LO * 0x08)) ^ (LO * b'+' as u64))
+}
+
+#[inline(always)]
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn u32_at(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[i..i + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
 /// Whether any byte has its high bit set (not ASCII), and whether any byte is 0, `+`
 /// or `#`.
+#[inline(always)]
 fn scan(bytes: &[u8]) -> (bool, bool) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // Exact zero-byte test: high bit of each byte that was 0 (no false positives).
-    let zero = |w: u64| ((((w & !HI) + !HI) | w) & HI) ^ HI;
-    let mut chunks = bytes.chunks_exact(8);
-    let (mut high, mut special) = (0u64, 0u64);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        high |= w;
-        special |= zero(w) | zero(w ^ (LO * b'+' as u64)) | zero(w ^ (LO * b'#' as u64));
+    let n = bytes.len();
+    if n > 16 {
+        return scan_long(bytes);
     }
-    let (mut high_tail, mut special_tail) = (0u8, false);
-    for &b in chunks.remainder() {
-        high_tail |= b;
-        special_tail |= matches!(b, 0 | b'+' | b'#');
+    // Up to 16 bytes (most topic names) as two words that between them cover every
+    // byte, some possibly twice: no loop.
+    let (a, b) = if n >= 8 {
+        (u64_at(bytes, 0), u64_at(bytes, n - 8))
+    } else if n >= 4 {
+        let w = u32_at(bytes, 0) | (u32_at(bytes, n - 4) << 32);
+        (w, w)
+    } else {
+        // First, middle and last byte cover 1 to 3 bytes; the rest is 'a', which
+        // trips no test.
+        let b = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(b'a'));
+        let w = b(0) | (b(n / 2) << 8) | (b(n.wrapping_sub(1)) << 16);
+        let w = w | ((LO * b'a' as u64) << 24);
+        (w, w)
+    };
+    ((a | b) & HI != 0, special_bytes(a) | special_bytes(b) != 0)
+}
+
+/// [`scan`] for more than 16 bytes.
+#[inline(never)]
+fn scan_long(bytes: &[u8]) -> (bool, bool) {
+    let n = bytes.len();
+    let (mut any, mut special) = (0u64, 0u64);
+    let mut i = 0;
+    while i + 8 <= n {
+        let w = u64_at(bytes, i);
+        any |= w;
+        special |= special_bytes(w);
+        i += 8;
     }
-    (
-        high & HI != 0 || high_tail >= 0x80,
-        special != 0 || special_tail,
-    )
+    if i < n {
+        // The last eight bytes, overlapping what was already scanned.
+        let w = u64_at(bytes, n - 8);
+        any |= w;
+        special |= special_bytes(w);
+    }
+    (any & HI != 0, special != 0)
 }
 
 fn check_filter(bytes: &[u8]) -> Result<(), StrError> {
@@ -308,6 +370,21 @@ mod tests {
 #[cfg(test)]
 mod scan_tests {
     use super::scan;
+
+    // Every byte value at every position of every length up to 40: exact.
+    #[test]
+    fn scan_flags_exactly_the_special_and_high_bytes() {
+        for len in 1..=40 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = [b'a'; 40];
+                    bytes[at] = b;
+                    let expected = (b >= 0x80, matches!(b, 0 | b'+' | b'#'));
+                    assert_eq!(scan(&bytes[..len]), expected, "{b:#04x} at {at} of {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn scan_matches_a_plain_byte_loop() {
