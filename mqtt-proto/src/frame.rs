@@ -6,10 +6,8 @@ use core::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::header::PacketType;
-use crate::wire::Reader;
-use crate::{
-    DecodeError, DecodeOptions, FixedHeader, Packet, Publish, QoS, QosPid, Storage, TopicName,
-};
+use crate::packet::{parse_publish, parse_publish_body, Parsed};
+use crate::{DecodeError, DecodeOptions, FixedHeader, Packet, Publish, QoS, QosPid, TopicName};
 
 /// A PUBLISH taken off a read buffer: the whole packet as one `Bytes` (a view of the
 /// buffer, not a copy) and where its fields are.
@@ -35,23 +33,16 @@ struct Layout {
 }
 
 impl Layout {
-    /// Validates the PUBLISH in `frame` (borrowed: no reference counts) and notes
-    /// where its fields are.
-    fn of(frame: &Bytes, header: &FixedHeader) -> Result<Layout, DecodeError> {
-        // Straight to the PUBLISH parser: no `Packet` built, returned and matched.
-        let bytes: &[u8] = frame;
-        let mut r = Reader::new(&bytes, header.header_len);
-        let p = Publish::read(header.flags, &mut r)?;
-        let base = bytes.as_ptr() as usize;
-        let topic_start = p.topic.as_bytes().as_ptr() as usize - base;
-        Ok(Layout {
-            topic_start: topic_start as u32,
-            topic_end: (topic_start + p.topic.as_bytes().len()) as u32,
-            payload_start: (p.payload.as_ptr() as usize - base) as u32,
+    #[inline(always)]
+    fn from_parsed(p: &Parsed) -> Layout {
+        Layout {
+            topic_start: p.topic_start as u32,
+            topic_end: p.topic_end as u32,
+            payload_start: p.payload_start as u32,
             qos_pid: p.qos_pid,
             dup: p.dup,
             retain: p.retain,
-        })
+        }
     }
 }
 
@@ -68,8 +59,13 @@ impl PublishFrame {
         if frame.len() != header.packet_len() {
             return Err(DecodeError::Truncated);
         }
-        let at = Layout::of(&frame, header)?;
-        Ok(PublishFrame { frame, at })
+        // The fixed header was checked by the caller's `FixedHeader::decode`.
+        let first = (PacketType::Publish as u8) << 4 | header.flags;
+        let p = parse_publish_body(first, &frame, header.header_len)?;
+        Ok(PublishFrame {
+            frame,
+            at: Layout::from_parsed(&p),
+        })
     }
 
     /// The topic name.
@@ -182,18 +178,50 @@ fn take_frame(
 
 /// Like [`crate::decode_buf`], but a PUBLISH comes as a [`PublishFrame`]: one
 /// reference count per packet instead of one per field. What the session uses.
+#[inline]
 pub fn decode_frame_buf(
     buf: &mut BytesMut,
     opts: &DecodeOptions,
 ) -> Result<Option<Frame>, DecodeError> {
-    let Some((header, frame)) = take_frame(buf, opts)? else {
-        return Ok(None);
-    };
-    if header.packet_type == PacketType::Publish {
-        let at = Layout::of(&frame, &header)?;
-        return Ok(Some(Frame::Publish(PublishFrame { frame, at })));
+    if is_publish(buf) {
+        let p = match parse_publish(buf, opts) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(discard(buf, opts, e)),
+        };
+        let frame = buf.split_to(p.len).freeze();
+        return Ok(Some(Frame::Publish(PublishFrame {
+            frame,
+            at: Layout::from_parsed(&p),
+        })));
     }
-    Packet::decode_frame(&frame, &header, opts).map(|p| Some(Frame::Packet(p)))
+    decode_frame_buf_general(buf, opts)
+}
+
+fn decode_frame_buf_general(
+    buf: &mut BytesMut,
+    opts: &DecodeOptions,
+) -> Result<Option<Frame>, DecodeError> {
+    decode_buf_general(buf, opts).map(|p| p.map(Frame::Packet))
+}
+
+/// Whether the buffer starts with a PUBLISH, which takes the fast path.
+#[inline(always)]
+fn is_publish(buf: &[u8]) -> bool {
+    matches!(buf.first(), Some(b) if b >> 4 == PacketType::Publish as u8)
+}
+
+/// A PUBLISH failed validation: consume it if it was complete, as the general path
+/// does (it splits the packet off before validating its body), and pass the error on.
+#[cold]
+#[inline(never)]
+fn discard(buf: &mut BytesMut, opts: &DecodeOptions, e: DecodeError) -> DecodeError {
+    if let Ok(Some(header)) = FixedHeader::decode(buf, opts) {
+        if buf.len() >= header.packet_len() {
+            buf.advance(header.packet_len());
+        }
+    }
+    e
 }
 
 /// Decodes one packet from the front of a read buffer and removes it.
@@ -217,27 +245,41 @@ pub fn decode_frame_buf(
 /// }
 /// assert!(buf.is_empty());
 /// ```
+#[inline]
 pub fn decode_buf(
     buf: &mut BytesMut,
     opts: &DecodeOptions,
 ) -> Result<Option<Packet<Bytes>>, DecodeError> {
-    let Some((header, mut frame)) = take_frame(buf, opts)? else {
-        return Ok(None);
-    };
-    if header.packet_type == PacketType::Publish {
-        // Validate on the borrowed bytes, then make the frame itself the payload, so
-        // the topic is the only extra reference taken.
-        let at = Layout::of(&frame, &header)?;
-        let topic = Storage::slice(&frame, at.topic_start as usize, at.topic_end as usize);
-        frame.advance(at.payload_start as usize);
+    if is_publish(buf) {
+        let p = match parse_publish(buf, opts) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(discard(buf, opts, e)),
+        };
+        // The frame itself becomes the payload, so the topic is the only extra
+        // reference taken.
+        let mut frame = buf.split_to(p.len).freeze();
+        let topic = frame.slice(p.topic_start..p.topic_end);
+        frame.advance(p.payload_start);
         return Ok(Some(Packet::Publish(Publish {
-            dup: at.dup,
-            qos_pid: at.qos_pid,
-            retain: at.retain,
+            dup: p.dup,
+            qos_pid: p.qos_pid,
+            retain: p.retain,
             topic: TopicName::trusted(topic),
             payload: frame,
         })));
     }
+    decode_buf_general(buf, opts)
+}
+
+/// [`decode_buf`] for every packet type.
+fn decode_buf_general(
+    buf: &mut BytesMut,
+    opts: &DecodeOptions,
+) -> Result<Option<Packet<Bytes>>, DecodeError> {
+    let Some((header, frame)) = take_frame(buf, opts)? else {
+        return Ok(None);
+    };
     Packet::decode_frame(&frame, &header, opts).map(Some)
 }
 

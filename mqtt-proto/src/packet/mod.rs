@@ -12,6 +12,8 @@ pub use list::{
     SubscribeFilters, UnsubscribeEntry, UnsubscribeFilters,
 };
 pub use publish::Publish;
+#[cfg(feature = "bytes")]
+pub(crate) use publish::{parse as parse_publish, parse_body as parse_publish_body, Parsed};
 
 use crate::header::{FixedHeader, PacketType};
 use crate::wire::{Reader, Sink, SliceSink};
@@ -95,7 +97,24 @@ pub type Decoded<'a> = (Packet<&'a [u8]>, usize);
 /// assert!(matches!(packet, Packet::Puback(id) if id.get() == 7));
 /// assert_eq!(decode(&bytes[used..], &opts), Ok(None));
 /// ```
+#[inline]
 pub fn decode<'a>(buf: &'a [u8], opts: &DecodeOptions) -> Result<Option<Decoded<'a>>, DecodeError> {
+    if matches!(buf.first(), Some(b) if b >> 4 == PacketType::Publish as u8) {
+        // PUBLISH, the packet that matters for throughput, has its own fused path.
+        return match publish::parse(buf, opts) {
+            Ok(Some(p)) => Ok(Some((Packet::Publish(p.borrow(buf)), p.len))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    decode_general(buf, opts)
+}
+
+/// [`decode`] for every packet type: the fixed header, then the packet's own parser.
+pub(crate) fn decode_general<'a>(
+    buf: &'a [u8],
+    opts: &DecodeOptions,
+) -> Result<Option<Decoded<'a>>, DecodeError> {
     let Some(header) = FixedHeader::decode(buf, opts)? else {
         return Ok(None);
     };
