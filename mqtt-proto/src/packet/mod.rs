@@ -255,7 +255,15 @@ impl<S: Storage> Packet<S> {
     /// Encodes the whole packet at the start of `out`, without an allocator, and
     /// returns its length. A too-small `out` gives
     /// [`EncodeError::BufferTooSmall`] with the size needed, and is left untouched.
+    #[inline]
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        if let Packet::Publish(p) = self {
+            return p.encode_slice(out);
+        }
+        self.encode_general(out)
+    }
+
+    fn encode_general(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let body = self.body_len()?;
         let needed = 1 + varint::len(body as u32) + body;
         if out.len() < needed {
@@ -270,18 +278,24 @@ impl<S: Storage> Packet<S> {
 
     /// Encodes the whole packet into a `BufMut`, payload included.
     #[cfg(feature = "bytes")]
+    #[inline]
     pub fn encode_to<B: bytes::BufMut>(&self, out: &mut B) -> Result<(), EncodeError> {
-        let body = self.body_len()?;
-        // Small packets and PUBLISH heads are assembled on the stack and written with
-        // one call: a `BufMut` call per one- or two-byte field costs more than the bytes.
-        let mut stack = [0u8; STACK_HEAD];
         if let Packet::Publish(p) = self {
-            if let Some(n) = p.head_on_stack(body, &mut stack) {
-                out.put_slice(&stack[..n]);
-                out.put_slice(p.payload.as_ref());
-                return Ok(());
-            }
-        } else if 5 + body <= STACK_HEAD {
+            let body = p.checked_body_len()?;
+            p.put_head(body, out);
+            out.put_slice(p.payload.as_ref());
+            return Ok(());
+        }
+        self.encode_to_general(out)
+    }
+
+    #[cfg(feature = "bytes")]
+    fn encode_to_general<B: bytes::BufMut>(&self, out: &mut B) -> Result<(), EncodeError> {
+        let body = self.body_len()?;
+        // Small packets are assembled on the stack and written with one call: a
+        // `BufMut` call per one- or two-byte field costs more than the bytes.
+        let mut stack = [0u8; STACK_HEAD];
+        if 5 + body <= STACK_HEAD {
             let mut sink = SliceSink {
                 buf: &mut stack,
                 pos: 0,
@@ -355,55 +369,89 @@ impl<S: Storage> Publish<S> {
 
     /// Size of the whole packet, payload included.
     pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        let body = self.checked_body_len()?;
+        Ok(1 + varint::len(body as u32) + body)
+    }
+
+    /// Length of the body, or why the packet cannot be encoded.
+    #[inline]
+    fn checked_body_len(&self) -> Result<usize, EncodeError> {
         let body = self.body_len()?;
         if body > varint::MAX_REMAINING_LENGTH as usize {
             return Err(EncodeError::PacketTooLarge);
         }
-        Ok(1 + varint::len(body as u32) + body)
+        Ok(body)
     }
 
     /// Writes everything but the payload: fixed header, topic and packet identifier.
     /// The caller sends the payload after it, e.g. with a vectored write, so the
     /// payload is never copied.
     #[cfg(feature = "bytes")]
+    #[inline]
     pub fn encode_header<B: bytes::BufMut>(&self, out: &mut B) -> Result<(), EncodeError> {
-        let body = self.body_len()?;
-        if body > varint::MAX_REMAINING_LENGTH as usize {
-            return Err(EncodeError::PacketTooLarge);
-        }
-        let mut stack = [0u8; STACK_HEAD];
-        if let Some(n) = self.head_on_stack(body, &mut stack) {
-            out.put_slice(&stack[..n]);
-            return Ok(());
-        }
-        let mut sink = crate::wire::BufSink(out);
-        write_fixed_header(
-            &mut sink,
-            (PacketType::Publish as u8) << 4 | self.flags(),
-            body,
-        );
-        self.write_head(&mut sink);
+        let body = self.checked_body_len()?;
+        self.put_head(body, out);
         Ok(())
     }
 
-    /// Fixed header, topic and packet identifier written into `stack`, when they fit.
+    /// Fixed header, topic and packet identifier, in as few `BufMut` calls as
+    /// possible: the fixed header and topic length go as one small array (one
+    /// capacity check, one store), then the topic, then the packet identifier.
     #[cfg(feature = "bytes")]
-    fn head_on_stack(&self, body: usize, stack: &mut [u8; STACK_HEAD]) -> Option<usize> {
-        if 5 + self.head_len() > STACK_HEAD {
-            return None;
+    #[inline]
+    fn put_head<B: bytes::BufMut>(&self, body: usize, out: &mut B) {
+        let topic = self.topic.as_bytes();
+        let first = (PacketType::Publish as u8) << 4 | self.flags();
+        let [th, tl] = (topic.len() as u16).to_be_bytes();
+        if body < 128 {
+            out.put_slice(&[first, body as u8, th, tl]);
+        } else if body < 16_384 {
+            out.put_slice(&[first, body as u8 | 0x80, (body >> 7) as u8, th, tl]);
+        } else {
+            let mut len = [0u8; 4];
+            let n = varint::write(body as u32, &mut len);
+            out.put_u8(first);
+            out.put_slice(&len[..n]);
+            out.put_slice(&[th, tl]);
         }
-        let mut sink = SliceSink { buf: stack, pos: 0 };
-        write_fixed_header(
-            &mut sink,
-            (PacketType::Publish as u8) << 4 | self.flags(),
-            body,
-        );
-        self.write_head(&mut sink);
-        Some(sink.pos)
+        out.put_slice(topic);
+        if let Some(id) = self.qos_pid.packet_id() {
+            out.put_slice(&id.get().to_be_bytes());
+        }
+    }
+
+    /// [`Packet::encode`] for a PUBLISH: the fields copied straight into `out`.
+    #[inline]
+    fn encode_slice(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let body = self.checked_body_len()?;
+        let needed = 1 + varint::len(body as u32) + body;
+        let Some(out) = out.get_mut(..needed) else {
+            return Err(EncodeError::BufferTooSmall { needed });
+        };
+        let mut len = [0u8; 4];
+        let n = varint::write(body as u32, &mut len);
+        let topic = self.topic.as_bytes();
+        let (header, rest) = out.split_at_mut(1 + n);
+        header[0] = (PacketType::Publish as u8) << 4 | self.flags();
+        header[1..].copy_from_slice(&len[..n]);
+        let (topic_len, rest) = rest.split_at_mut(2);
+        topic_len.copy_from_slice(&(topic.len() as u16).to_be_bytes());
+        let (topic_out, rest) = rest.split_at_mut(topic.len());
+        topic_out.copy_from_slice(topic);
+        let payload_out = match self.qos_pid.packet_id() {
+            Some(id) => {
+                let (id_out, rest) = rest.split_at_mut(2);
+                id_out.copy_from_slice(&id.get().to_be_bytes());
+                rest
+            }
+            None => rest,
+        };
+        payload_out.copy_from_slice(self.payload.as_ref());
+        Ok(needed)
     }
 }
 
-/// Packets (or PUBLISH heads) up to this size are assembled on the stack.
+/// Packets up to this size are assembled on the stack.
 #[cfg(feature = "bytes")]
 const STACK_HEAD: usize = 128;
 
@@ -412,4 +460,87 @@ fn write_fixed_header<W: Sink>(w: &mut W, first: u8, body: usize) {
     let n = varint::write(body as u32, &mut len);
     w.put_u8(first);
     w.put(&len[..n]);
+}
+
+#[cfg(all(test, feature = "bytes"))]
+mod tests {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::{QosPid, TopicName};
+
+    /// The field-by-field writer every other packet uses, as the reference.
+    fn reference(p: &Publish<&[u8]>) -> Vec<u8> {
+        let body = p.body_len().unwrap();
+        let mut out = vec![0u8; 5 + body];
+        let mut sink = SliceSink {
+            buf: &mut out,
+            pos: 0,
+        };
+        write_fixed_header(&mut sink, 0x30 | p.flags(), body);
+        p.write_body(&mut sink);
+        let n = sink.pos;
+        out.truncate(n);
+        out
+    }
+
+    // The PUBLISH writers agree with the reference on each side of every
+    // remaining-length size (1 to 4 bytes), at every QoS.
+    #[test]
+    fn publish_writers_agree_at_remaining_length_boundaries() {
+        let topic = TopicName::new("a/b").unwrap();
+        let big = vec![7u8; 2_097_152];
+        let id = PacketId::new(0x1234).unwrap();
+        for qos_pid in [
+            QosPid::AtMostOnce,
+            QosPid::AtLeastOnce(id),
+            QosPid::ExactlyOnce(id),
+        ] {
+            for body in [127, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+                let mut p = Publish::new(topic.clone(), qos_pid, &big[..0]);
+                p.payload = &big[..body - p.head_len()];
+                p.retain = body % 2 == 0;
+                p.dup = qos_pid != QosPid::AtMostOnce;
+                let want = reference(&p);
+                let packet = Packet::Publish(p.clone());
+                assert_eq!(packet.encoded_len(), Ok(want.len()));
+
+                let mut slice = vec![0u8; want.len()];
+                assert_eq!(packet.encode(&mut slice), Ok(want.len()));
+                assert!(slice == want, "encode, body {body}");
+                let mut short = vec![0u8; want.len() - 1];
+                assert_eq!(
+                    packet.encode(&mut short),
+                    Err(EncodeError::BufferTooSmall { needed: want.len() })
+                );
+                assert!(short.iter().all(|&b| b == 0), "left untouched");
+
+                let mut buf = BytesMut::new();
+                packet.encode_to(&mut buf).unwrap();
+                assert!(buf[..] == want[..], "encode_to, body {body}");
+
+                let mut head = BytesMut::new();
+                p.encode_header(&mut head).unwrap();
+                assert!(
+                    head[..] == want[..want.len() - p.payload.len()],
+                    "encode_header, body {body}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn publish_writers_refuse_dup_at_qos_0() {
+        let mut p = Publish::new(TopicName::new("t").unwrap(), QosPid::AtMostOnce, &b""[..]);
+        p.dup = true;
+        let mut buf = BytesMut::new();
+        assert_eq!(p.encode_header(&mut buf), Err(EncodeError::DupWithQos0));
+        let packet = Packet::Publish(p);
+        assert_eq!(packet.encode_to(&mut buf), Err(EncodeError::DupWithQos0));
+        assert_eq!(packet.encode(&mut [0u8; 16]), Err(EncodeError::DupWithQos0));
+        assert!(buf.is_empty());
+    }
 }
