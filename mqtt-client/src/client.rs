@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) status: Mutex<Status>,
     pub(crate) listeners: Mutex<Vec<async_channel::Sender<ConnectionEvent>>>,
     pub(crate) subscription_capacity: usize,
+    /// QoS 1/2 messages a previous process accepted, resumed from the store.
+    pub(crate) restored: Vec<mqtt_session::Message>,
 }
 
 impl Shared {
@@ -231,6 +233,16 @@ impl Client {
             .map_err(|_| ClientError::Closed)?;
         let _ = rx.await;
         Ok(())
+    }
+
+    /// The QoS 1/2 messages an earlier process accepted and this client resumes from
+    /// its store ([`crate::Options::store`]): they are sent (again, with their
+    /// original packet identifiers where they had one) as the session resumes; no
+    /// [`Ack`] follows them, their publisher is gone. QoS 2 messages the broker
+    /// already has (PUBREC came; only PUBREL is left) are among them. Empty without a
+    /// store.
+    pub fn restored(&self) -> &[mqtt_session::Message] {
+        &self.shared.restored
     }
 
     /// A snapshot: connection state, in-flight and queued counts, reconnects.

@@ -27,6 +27,9 @@ pub enum ClientError {
     SubscribeRefused,
     /// A QoS 0 message was not yet written when its connection ended.
     ConnectionLost,
+    /// The session's store failed (disk full, I/O error): the event loop ended, and
+    /// wrote nothing the store did not hold.
+    Store(crate::store::SharedStoreError),
 }
 
 impl fmt::Display for ClientError {
@@ -42,6 +45,7 @@ impl fmt::Display for ClientError {
             ClientError::ConnectionLost => {
                 f.write_str("connection lost before the message was written")
             }
+            ClientError::Store(e) => write!(f, "store failed: {e}"),
         }
     }
 }

@@ -15,7 +15,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_channel::oneshot;
 use futures_core::Stream;
 use mqtt_proto::{QoS, SubackReturnCode};
-use mqtt_session::{DisconnectReason, Event, Incoming, Instant, OpId, Outcome, Session};
+use mqtt_session::{
+    DisconnectReason, Event, Incoming, Instant, OpId, Outcome, Session, StoreOp, StoredCommand,
+};
 use tracing::{debug, info, trace, warn};
 
 use crate::backoff::Backoff;
@@ -27,6 +29,7 @@ use crate::queue::{AckToken, Pushed};
 use crate::router::Router;
 use crate::runtime::{BoxFuture, BoxIo, Runtime};
 use crate::status::{Cause, ConnectionEvent, LinkState, Status};
+use crate::store::{BoxStore, SharedStoreError};
 use crate::transport::Dialer;
 
 /// The read window: how many bytes one read call may take. It starts small (an idle
@@ -80,6 +83,9 @@ struct Conn {
 /// connection ends and reconnecting is off.
 pub struct EventLoop<R: Runtime> {
     session: Session,
+    /// Where the session's journal goes (`Options::store`).
+    store: Option<BoxStore>,
+    journal: Vec<StoreOp>,
     origin: StdInstant,
     brokers: Vec<Broker>,
     dialer: Dialer,
@@ -111,7 +117,29 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
     if options.brokers.is_empty() {
         return Err(OptionsError::NoBroker);
     }
-    let config = options.session_config()?;
+    let mut config = options.session_config()?;
+    let mut store = options.take_store()?;
+    // With a store: journal every durable change, and resume what it holds.
+    let (session, restored) = match store.as_mut() {
+        Some(store) => {
+            config.durable = true;
+            let state = store
+                .load()
+                .map_err(|e| OptionsError::Store(e.to_string()))?;
+            let restored: Vec<mqtt_session::Message> = state
+                .inflight
+                .iter()
+                .map(|s| &s.command)
+                .chain(state.queued.iter().map(|q| &q.command))
+                .filter_map(|c| match c {
+                    StoredCommand::Publish(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .collect();
+            (Session::restore(config, state).0, restored)
+        }
+        None => (Session::new(config), Vec::new()),
+    };
     let needs_tls = options.connector.is_none()
         && options
             .brokers
@@ -136,6 +164,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         status: Mutex::new(Status::default()),
         listeners: Mutex::new(Vec::new()),
         subscription_capacity: options.subscription_capacity,
+        restored,
     });
     let client = Client {
         commands: cmd_tx,
@@ -143,7 +172,9 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         shared: shared.clone(),
     };
     let event_loop = EventLoop {
-        session: Session::new(config),
+        session,
+        store,
+        journal: Vec::new(),
         origin: StdInstant::now(),
         brokers: options.brokers,
         dialer: Dialer {
@@ -199,6 +230,14 @@ impl<R: Runtime> EventLoop<R> {
                 self.session.handle_timeout(now);
             }
             progress |= self.process_events();
+            // Write-ahead: the store has every durable change before a byte goes out.
+            if let Err(e) = self.persist() {
+                warn!(error = %e, "store failed; ending the event loop");
+                self.link = Link::Idle { retry_at: None };
+                let result = Err(ClientError::Store(e));
+                self.finish(&result);
+                return Poll::Ready(result);
+            }
             // Coalesce: new commands or bytes just came in, so more are likely on their
             // way (a publisher mid-burst, the broker mid-stream). Let them arrive (one
             // yield) before writing, so one write system call carries many packets.
@@ -222,6 +261,22 @@ impl<R: Runtime> EventLoop<R> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Hands the session's journal entries to the store (one batch, one fsync).
+    fn persist(&mut self) -> Result<(), SharedStoreError> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        self.journal.clear();
+        while let Some(op) = self.session.poll_store_op() {
+            self.journal.push(op);
+        }
+        if self.journal.is_empty() {
+            return Ok(());
+        }
+        trace!(entries = self.journal.len(), "persist");
+        store.persist(&self.journal)
     }
 
     // Inputs from the application.

@@ -46,6 +46,7 @@ mod queue;
 mod router;
 mod runtime;
 mod status;
+mod store;
 mod tls;
 mod transport;
 mod ws;
@@ -58,10 +59,14 @@ pub use message::Message;
 pub use options::{Broker, Connector, Options, OptionsError, Scheme, Will};
 pub use runtime::{BoxFuture, BoxIo, Io, Runtime};
 pub use status::{Cause, ConnectionEvent, LinkState, Status};
+pub use store::{FileStore, SharedStoreError, StoreError};
 pub use tls::TlsOptions;
 
 pub use bytes::Bytes;
 pub use mqtt_proto::{QoS, TopicName};
 pub use mqtt_session::DisconnectReason;
+/// A message as published (and as a store keeps it): see [`Client::restored`].
+pub use mqtt_session::Message as Outgoing;
+pub use mqtt_session::{MemoryStore, SessionState, Store, StoreOp};
 /// The rustls crate this client uses, for [`TlsOptions::rustls_config`].
 pub use rustls;

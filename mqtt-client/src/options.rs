@@ -9,6 +9,7 @@ use mqtt_proto::QoS;
 
 use crate::backoff::Backoff;
 use crate::runtime::{BoxFuture, BoxIo};
+use crate::store::{BoxStore, FileStore, StoreError};
 use crate::tls::TlsOptions;
 
 /// How bytes reach a broker.
@@ -125,6 +126,8 @@ pub struct Options {
     pub(crate) tls: TlsOptions,
     pub(crate) subscription_capacity: usize,
     pub(crate) command_capacity: usize,
+    /// Taken by the first client built from these options (a store has one owner).
+    pub(crate) store: Option<Arc<std::sync::Mutex<Option<BoxStore>>>>,
 }
 
 /// Why options could not be built.
@@ -143,6 +146,8 @@ pub enum OptionsError {
     Invalid(&'static str),
     /// No broker to connect to.
     NoBroker,
+    /// The store could not be read, or another client already uses it.
+    Store(String),
 }
 
 impl fmt::Display for OptionsError {
@@ -154,6 +159,7 @@ impl fmt::Display for OptionsError {
             OptionsError::Parameter(p) => write!(f, "bad URL parameter {p:?}"),
             OptionsError::Invalid(what) => write!(f, "invalid {what}"),
             OptionsError::NoBroker => f.write_str("no broker address"),
+            OptionsError::Store(e) => write!(f, "store: {e}"),
         }
     }
 }
@@ -188,6 +194,7 @@ impl Options {
             tls: TlsOptions::default(),
             subscription_capacity: 1024,
             command_capacity: 1024,
+            store: None,
         }
     }
 
@@ -346,6 +353,40 @@ impl Options {
         self
     }
 
+    /// Keeps the session in `store`, so it survives the process: outgoing QoS 1/2
+    /// messages until their final acknowledgement, incoming QoS 2 identifiers until
+    /// PUBREL. Nothing is written to the broker before the store has it (write-ahead),
+    /// and a client built from these options resumes what the store holds
+    /// ([`crate::Client::restored`]). Use it with `clean_session(false)` and a fixed
+    /// client id, so the broker keeps its half of the session too. A store failure
+    /// ends the event loop with [`crate::ClientError::Store`].
+    pub fn store<S>(mut self, store: S) -> Options
+    where
+        S: mqtt_session::Store + Send + 'static,
+        S::Error: std::error::Error + Send + Sync + 'static,
+    {
+        self.store = Some(Arc::new(std::sync::Mutex::new(Some(Box::new(store)))));
+        self
+    }
+
+    /// [`Options::store`] with a [`crate::FileStore`] at `path` (created if missing).
+    pub fn file_store(self, path: impl AsRef<std::path::Path>) -> Result<Options, StoreError> {
+        Ok(self.store(FileStore::open(path)?))
+    }
+
+    /// Takes the store out of these options (the first client built gets it).
+    pub(crate) fn take_store(&self) -> Result<Option<BoxStore>, OptionsError> {
+        match &self.store {
+            None => Ok(None),
+            Some(slot) => match slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                Some(store) => Ok(Some(store)),
+                None => Err(OptionsError::Store(
+                    "already used by another client built from these options".into(),
+                )),
+            },
+        }
+    }
+
     /// The session configuration these options describe.
     pub(crate) fn session_config(&self) -> Result<mqtt_session::Config, OptionsError> {
         use mqtt_proto::{LastWill, Str, TopicName};
@@ -388,6 +429,7 @@ impl fmt::Debug for Options {
         f.debug_struct("Options")
             .field("brokers", &self.brokers)
             .field("custom_transport", &self.connector.is_some())
+            .field("store", &self.store.is_some())
             .field("client_id", &self.client_id)
             .field("keep_alive", &self.keep_alive)
             .field("clean_session", &self.clean_session)

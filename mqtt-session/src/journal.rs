@@ -30,7 +30,7 @@ pub enum StoreOp {
         /// Its packet identifier from now on (resends keep it).
         packet_id: PacketId,
     },
-    /// PUBREC came (QoS 2): only PUBREL is ever sent again, and the payload is gone.
+    /// PUBREC came (QoS 2): only PUBREL is ever sent again.
     Release {
         /// The operation.
         op: u64,
@@ -108,12 +108,11 @@ impl SessionState {
                     self.next_packet_id = packet_id.get().checked_add(1).unwrap_or(1);
                 }
             }
+            // The message is kept whole: whoever resumes the session can still tell
+            // which message it was ([`crate::Session::restore`] drops the payload).
             StoreOp::Release { op } => {
                 if let Some(s) = self.inflight.iter_mut().find(|s| s.op == *op) {
                     s.released = true;
-                    if let StoredCommand::Publish(m) = &mut s.command {
-                        m.payload = bytes::Bytes::new();
-                    }
                 }
             }
             StoreOp::Complete { op } => {

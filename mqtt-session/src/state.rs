@@ -154,8 +154,11 @@ impl Session {
                         continue; // never in flight; nothing to resume
                     }
                     let qos = m.qos;
-                    let publish = m.into_publish(stored.packet_id);
+                    let mut publish = m.into_publish(stored.packet_id);
                     let released = stored.released && qos == QoS::ExactlyOnce;
+                    if released {
+                        publish.payload = Bytes::new(); // never sent again
+                    }
                     let stage = if released {
                         Stage::AwaitComp
                     } else {
