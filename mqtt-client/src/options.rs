@@ -370,6 +370,13 @@ impl Options {
     }
 
     /// [`Options::store`] with a [`crate::FileStore`] at `path` (created if missing).
+    ///
+    /// ```no_run
+    /// let opts = mqtt_client::Options::parse("mqtt://127.0.0.1:1883?client_id=sensor-7")?
+    ///     .clean_session(false) // the broker keeps its half of the session too
+    ///     .file_store("/var/lib/sensor-7.journal")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn file_store(self, path: impl AsRef<std::path::Path>) -> Result<Options, StoreError> {
         Ok(self.store(FileStore::open(path)?))
     }
