@@ -3,9 +3,11 @@
 //! Tests across the workspace use it so that every integration test runs against a
 //! real broker, only ever on 127.0.0.1. Listeners: plain TCP always; TLS, TLS with
 //! client certificates, WebSocket and secure WebSocket on request, with certificates
-//! generated at start ([`Certs`]).
+//! generated at start ([`Certs`]). [`FaultProxy`] sits between a client and the
+//! broker to cut, stall or slow connections.
 
 mod certs;
+mod proxy;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use certs::Certs;
+pub use proxy::{seed, FaultProxy, SplitMix64};
 
 /// A running mosquitto, killed and cleaned up on drop.
 pub struct Mosquitto {
@@ -33,6 +36,7 @@ pub struct Builder {
     tls: bool,
     websockets: bool,
     persistence: bool,
+    base_dir: Option<PathBuf>,
 }
 
 fn binary() -> PathBuf {
@@ -89,10 +93,19 @@ impl Builder {
         self
     }
 
+    /// Keep the broker's directory (configuration, log, persistence file) under
+    /// `base` instead of the system's temporary directory, e.g. `/dev/shm`, where
+    /// mosquitto's `fsync` after every save costs nothing.
+    pub fn dir_in(mut self, base: impl Into<PathBuf>) -> Builder {
+        self.base_dir = Some(base.into());
+        self
+    }
+
     /// Starts it and waits until every listener accepts connections.
     pub fn start(self) -> Mosquitto {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("mqtt-test-{}-{port}", std::process::id()));
+        let base = self.base_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!("mqtt-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // Run as root, mosquitto drops to its own user: let it write its database.
         use std::os::unix::fs::PermissionsExt;
@@ -229,7 +242,24 @@ impl Mosquitto {
         }
     }
 
-    /// Starts it again after [`Mosquitto::stop`].
+    /// Kills it with SIGKILL (it saves nothing: what it had not yet written to its
+    /// persistence file is lost) and waits for it to exit. [`Mosquitto::start_again`]
+    /// brings it back on the same ports.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on unix
+            let _ = child.wait();
+        }
+    }
+
+    /// [`Mosquitto::kill`], then starts it again on the same ports with the same
+    /// configuration (a crash and a restart).
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    /// Starts it again after [`Mosquitto::stop`] or [`Mosquitto::kill`].
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "already running");
         self.launch();
