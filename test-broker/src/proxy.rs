@@ -182,14 +182,20 @@ impl Conn {
         (granted as usize, cut)
     }
 
-    /// Closes both sockets; true if this call closed it.
-    fn close(&self) -> bool {
+    /// Closes both sockets; true if this call closed it. `before` runs first when
+    /// it does (so counters are up to date when a peer sees the close).
+    fn close_with(&self, before: impl FnOnce()) -> bool {
         if self.dead.swap(true, Ordering::SeqCst) {
             return false;
         }
+        before();
         let _ = self.client.shutdown(Shutdown::Both);
         let _ = self.upstream.shutdown(Shutdown::Both);
         true
+    }
+
+    fn close(&self) -> bool {
+        self.close_with(|| {})
     }
 }
 
@@ -227,12 +233,12 @@ impl Shared {
 
     /// Cuts a connection (counted; `partial`: inside a chunk in flight).
     fn cut(&self, conn: &Conn, partial: bool) {
-        if conn.close() {
+        conn.close_with(|| {
             self.cuts.fetch_add(1, Ordering::SeqCst);
             if partial {
                 self.partial_cuts.fetch_add(1, Ordering::SeqCst);
             }
-        }
+        });
         let _guard = self.control();
         self.changed.notify_all();
     }
@@ -391,7 +397,8 @@ impl FaultProxy {
         self.shared.partial_cuts.load(Ordering::SeqCst)
     }
 
-    /// Bytes forwarded so far, both directions.
+    /// Bytes forwarded so far, both directions (counted as they are handed to the
+    /// receiving socket).
     pub fn bytes_forwarded(&self) -> u64 {
         self.shared.forwarded.load(Ordering::SeqCst)
     }
@@ -523,18 +530,23 @@ fn pump(mut from: TcpStream, mut to: TcpStream, conn: &Arc<Conn>, shared: &Share
         match trickle {
             Some(pause) => {
                 for &byte in &buf[..allowed] {
-                    if !shared.wait_while_stalled(conn) || to.write_all(&[byte]).is_err() {
+                    if !shared.wait_while_stalled(conn) {
                         break 'outer;
                     }
+                    // Counted before the write, so the count is never behind what a
+                    // peer has read.
                     shared.forwarded.fetch_add(1, Ordering::SeqCst);
+                    if to.write_all(&[byte]).is_err() {
+                        break 'outer;
+                    }
                     std::thread::sleep(pause);
                 }
             }
             None => {
+                shared.forwarded.fetch_add(allowed as u64, Ordering::SeqCst);
                 if to.write_all(&buf[..allowed]).is_err() {
                     break;
                 }
-                shared.forwarded.fetch_add(allowed as u64, Ordering::SeqCst);
             }
         }
         if cut {
