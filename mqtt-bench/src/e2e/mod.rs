@@ -71,6 +71,8 @@ pub fn broker() -> Mosquitto {
 struct Sample {
     measured: Measured,
     allocations: u64,
+    /// The broker's CPU time over the run, as a share of the run's duration.
+    broker_busy: f64,
 }
 
 /// Runs everything and prints the tables.
@@ -81,6 +83,13 @@ pub fn run(settings: &Settings) {
         .port
         .or(broker.as_ref().map(Mosquitto::port))
         .expect("a broker");
+    // The broker started here has its port in its config path; one started by hand
+    // (`--port`) is any mosquitto.
+    let needle = if settings.port.is_some() {
+        "mosquitto".to_string()
+    } else {
+        format!("-{port}/")
+    };
     println!(
         "mosquitto on 127.0.0.1:{port}; {} runs per client and load, alternating {}",
         settings.runs,
@@ -101,21 +110,28 @@ pub fn run(settings: &Settings) {
             for &kind in &kinds {
                 let tag = format!("{}-{}-{}-{round}", kind.name(), load.qos, load.payload);
                 let allocs0 = alloc::count();
+                let broker0 = measure::broker_cpu_time(&needle);
                 let measured = clients::run(kind, port, load, &tag);
                 let allocations = alloc::count() - allocs0;
+                let broker_cpu = measure::broker_cpu_time(&needle) - broker0;
+                // Over the whole run (setup included), so a rough share.
+                let broker_busy =
+                    broker_cpu.as_secs_f64() / measured.elapsed.as_secs_f64().max(1e-9);
                 eprintln!(
-                    "  QoS {} {} B x {}: {:<10} {:>9.0} msg/s, {:>6.1} ms CPU per 1,000, received {}",
+                    "  QoS {} {} B x {}: {:<10} {:>9.0} msg/s, {:>6.1} ms CPU per 1,000, broker {:>3.0}% busy, received {}",
                     load.qos,
                     load.payload,
                     load.messages,
                     kind.name(),
                     rate(&measured),
                     cpu_per_1000(&measured),
+                    broker_busy * 100.0,
                     measured.received
                 );
                 by_kind.entry(kind.name()).or_default().push(Sample {
                     measured,
                     allocations,
+                    broker_busy,
                 });
             }
         }
@@ -138,12 +154,12 @@ fn cpu_per_1000(m: &Measured) -> f64 {
 
 fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kinds: &[Kind]) {
     println!();
-    println!("| load | client | msg/s (median) | CPU ms per 1,000 msgs (median) | allocations per msg | received (min of runs) | msg/s vs rumqttc | CPU vs rumqttc |");
-    println!("|---|---|--:|--:|--:|--:|--:|--:|");
+    println!("| load | client | msg/s (median) | client CPU ms per 1,000 msgs (median) | allocations per msg | broker CPU busy (median) | received (min of runs) | msg/s vs rumqttc | CPU vs rumqttc |");
+    println!("|---|---|--:|--:|--:|--:|--:|--:|--:|");
     for (load, by_kind) in results {
         let stat = |name: &str| {
             let Some(samples) = by_kind.get(name) else {
-                return (f64::NAN, f64::NAN, f64::NAN, 0);
+                return (f64::NAN, f64::NAN, f64::NAN, 0, f64::NAN);
             };
             let msgs = median(samples.iter().map(|s| rate(&s.measured)).collect());
             let cpu = median(samples.iter().map(|s| cpu_per_1000(&s.measured)).collect());
@@ -158,11 +174,12 @@ fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kind
                 .map(|s| s.measured.received)
                 .min()
                 .unwrap_or(0);
-            (msgs, cpu, allocs, received)
+            let busy = median(samples.iter().map(|s| s.broker_busy * 100.0).collect());
+            (msgs, cpu, allocs, received, busy)
         };
-        let (base_msgs, base_cpu, _, _) = stat(Kind::Rumqttc.name());
+        let (base_msgs, base_cpu, _, _, _) = stat(Kind::Rumqttc.name());
         for &kind in kinds {
-            let (msgs, cpu, allocs, received) = stat(kind.name());
+            let (msgs, cpu, allocs, received, busy) = stat(kind.name());
             let label = format!("QoS {}, {} B x {}", load.qos, load.payload, load.messages);
             let (vs_msgs, vs_cpu) = if kind == Kind::Rumqttc {
                 ("1.00x".to_string(), "1.00x".to_string())
@@ -173,7 +190,7 @@ fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kind
                 )
             };
             println!(
-                "| {label} | {} | {msgs:.0} | {cpu:.1} | {allocs:.2} | {received} | {vs_msgs} | {vs_cpu} |",
+                "| {label} | {} | {msgs:.0} | {cpu:.1} | {allocs:.2} | {busy:.0}% | {received} | {vs_msgs} | {vs_cpu} |",
                 kind.name()
             );
         }
