@@ -24,14 +24,7 @@ pub: publish to an MQTT broker
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args = args::Args::parse(USAGE);
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pub: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    args::main("pub", USAGE, run).await
 }
 
 async fn run(args: args::Args) -> Result<(), Box<dyn std::error::Error>> {

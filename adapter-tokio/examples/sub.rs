@@ -23,14 +23,7 @@ sub: subscribe to an MQTT broker and print what arrives
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args = args::Args::parse(USAGE);
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sub: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    args::main("sub", USAGE, run).await
 }
 
 async fn run(args: args::Args) -> Result<(), Box<dyn std::error::Error>> {

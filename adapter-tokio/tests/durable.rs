@@ -3,24 +3,16 @@
 //! client id and store. Every message it had acknowledged, and every message its
 //! store brought back, reaches the subscriber; at QoS 2 none arrives twice.
 
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mqtt_test_broker::Mosquitto;
 use mqtt_tokio::{ClientError, Options, QoS};
-
-fn example(name: &str) -> Command {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    Command::new(path)
-}
+use support::example;
 
 /// What the publisher runs reported.
 #[derive(Default, Debug)]

@@ -1,23 +1,14 @@
 //! The `pub`, `sub` and `demo` examples, run as the processes a user runs, against a
 //! real mosquitto. `cargo test` builds the examples before the tests.
 
+mod support;
+
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mqtt_test_broker::Mosquitto;
-
-fn example(name: &str) -> Command {
-    // target/<profile>/deps/examples-<hash> -> target/<profile>/examples/<name>
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    Command::new(path)
-}
+use support::example;
 
 fn finish(child: Child, what: &str) -> Output {
     let out = child.wait_with_output().unwrap();

@@ -110,12 +110,7 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<(), ClientError> {
-        let (message, done, ack) = prepare(topic, payload, qos, retain)?;
-        self.commands
-            .send_async(Command::Publish { message, done })
-            .await
-            .map_err(|_| ClientError::Closed)?;
-        ack.await
+        self.queue_publish(topic, payload, qos, retain).await?.await
     }
 
     /// Queues a publish, waiting only for room in the command queue (not for the

@@ -132,6 +132,21 @@ impl Args {
     }
 }
 
+/// Runs a tool's `run` on the parsed arguments; errors go to stderr as `name: error`.
+pub async fn main<F, Fut>(name: &str, usage: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce(Args) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    match run(Args::parse(usage)).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn parse<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse().map_err(|_| format!("{flag}: bad value {v:?}"))
 }
