@@ -65,7 +65,9 @@ macro_rules! suite {
             status_and_connection_events,
             half_open_connection_detected_by_keepalive,
             unsubscribe_stops_delivery,
-            invalid_input_is_an_error_at_the_call
+            invalid_input_is_an_error_at_the_call,
+            publisher_cut_at_random_moments,
+            bytes_one_at_a_time
         );
     };
     (@tests $h:ty; $($name:ident),*) => {

@@ -9,7 +9,7 @@ use mqtt_client::{
     Backoff, Cause, ClientError, ConnectionEvent, LinkState, Message, Options, QoS, Runtime,
     Subscription, TlsOptions,
 };
-use mqtt_test_broker::Mosquitto;
+use mqtt_test_broker::{FaultProxy, Mosquitto};
 
 use crate::killable::Switch;
 use crate::{sleep, start, Harness};
@@ -653,4 +653,105 @@ pub async fn invalid_input_is_an_error_at_the_call<H: Harness>() {
         .unwrap();
     seen.insert(next(&mut sub).await.payload().to_vec());
     assert!(seen.contains(&b"fine"[..]));
+}
+
+/// A light version of the tokio fault tests, on every runtime: a persistent
+/// publisher behind a proxy that cuts each of its connections after 1 to 4 ms, at a
+/// random point of the bytes in flight (nearly always inside a packet). Every QoS 1
+/// message arrives [MQTT-4.3.2-1], every QoS 2 message exactly once [MQTT-4.3.3-2]
+/// (the broker answers a re-sent PUBLISH with PUBREC and does not forward it again),
+/// and per topic and QoS the first arrivals keep the publishing order: the client
+/// re-sends unacknowledged messages in their original order before new ones
+/// [MQTT-4.6.0-1] and the broker forwards in the order it received them
+/// [MQTT-4.6.0-6].
+pub async fn publisher_cut_at_random_moments<H: Harness>() {
+    let broker = Mosquitto::start_with("max_inflight_messages 1000\nmax_queued_messages 100000");
+    let proxy = FaultProxy::start(broker.port());
+    let seed = mqtt_test_broker::seed("publisher_cut_at_random_moments");
+    let (s, _s) = start::<H>(opts(&broker.url(), &unique("cuts-sub")));
+    let mut sub = s.subscribe("cuts/#", QoS::ExactlyOnce).await.unwrap();
+    let fast = Backoff {
+        initial: Duration::from_millis(5),
+        max: Duration::from_millis(50),
+        jitter: true,
+    };
+    let pub_opts = opts(&proxy.url(), &unique("cuts-pub"))
+        .clean_session(false)
+        .reconnect(Some(fast));
+    let (p, _p) = start::<H>(pub_opts);
+    p.publish("warmup", "x", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    proxy.random_cuts_timed(seed, Duration::from_millis(1)..Duration::from_millis(4));
+    const N: u32 = 2000; // per QoS
+    let mut acks = Vec::new();
+    for i in 0..N {
+        for (topic, qos) in [("cuts/q1", QoS::AtLeastOnce), ("cuts/q2", QoS::ExactlyOnce)] {
+            let ack = p
+                .queue_publish(topic, i.to_be_bytes().to_vec(), qos, false)
+                .await
+                .unwrap();
+            acks.push(ack);
+        }
+    }
+    let mut count = [vec![0u32; N as usize], vec![0u32; N as usize]];
+    let mut firsts: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    let mut unique_seen = 0;
+    while unique_seen < 2 * N {
+        let one = std::pin::pin!(next(&mut sub));
+        let Either::Left((m, _)) = select(one, sleep::<H>(Duration::from_secs(30))).await else {
+            panic!("stalled at {unique_seen} of {}; {proxy:?}", 2 * N);
+        };
+        let k = usize::from(m.topic() == "cuts/q2");
+        let seq = u32::from_be_bytes(m.payload().try_into().unwrap());
+        count[k][seq as usize] += 1;
+        if count[k][seq as usize] == 1 {
+            unique_seen += 1;
+            firsts[k].push(seq);
+        }
+    }
+    proxy.no_random_cuts();
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    eprintln!(
+        "publisher cut at random moments: {} cuts ({} inside bytes in flight), {} QoS 1 duplicates",
+        proxy.cuts(),
+        proxy.partial_cuts(),
+        count[0].iter().map(|&c| c.saturating_sub(1)).sum::<u32>()
+    );
+    assert!(proxy.cuts() >= 5, "too few cuts: {proxy:?}");
+    assert!(p.status().reconnects >= 5);
+    assert!(
+        count[1].iter().all(|&c| c == 1),
+        "QoS 2 delivered once each"
+    );
+    for firsts in &firsts {
+        assert_eq!(
+            *firsts,
+            (0..N).collect::<Vec<_>>(),
+            "first arrivals in order"
+        );
+    }
+}
+
+/// Every byte in its own TCP segment, read one at a time (the proxy pauses after
+/// each): packets, and their two-byte remaining lengths, arrive in pieces both
+/// ways, and every QoS works.
+pub async fn bytes_one_at_a_time<H: Harness>() {
+    let broker = Mosquitto::start();
+    let proxy = FaultProxy::start(broker.port());
+    proxy.trickle(Some(Duration::from_micros(100)));
+    let (c, _c) = start::<H>(opts(&proxy.url(), &unique("trickle")));
+    let mut sub = c.subscribe("trickle/#", QoS::ExactlyOnce).await.unwrap();
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let data = payload(200, 3);
+        c.publish("trickle/x", data.clone(), qos, false)
+            .await
+            .unwrap();
+        let m = next(&mut sub).await;
+        assert_eq!((m.payload(), m.qos()), (&data[..], qos));
+    }
+    assert!(proxy.bytes_forwarded() > 6 * 200);
+    assert_eq!((proxy.cuts(), c.status().reconnects), (0, 0));
 }
