@@ -278,8 +278,18 @@ fn options(port: u16, id: &str) -> Options {
 /// the connection ended (from the connection events; the loop's result must say the
 /// same) and whether it connected first. Fails if the event loop panicked.
 async fn run_client(options: Options) -> (Cause, bool, mqtt_tokio::Client) {
+    run_client_with(options, |_| {}).await
+}
+
+/// [`run_client`], with commands given to the client (`prepare`) before its event
+/// loop starts.
+async fn run_client_with(
+    options: Options,
+    prepare: impl FnOnce(&mqtt_tokio::Client),
+) -> (Cause, bool, mqtt_tokio::Client) {
     let (client, event_loop) = mqtt_tokio::client(options).unwrap();
     let mut events = client.connection_events();
+    prepare(&client);
     let task = tokio::spawn(event_loop.run());
     let result = tokio::time::timeout(Duration::from_secs(20), task)
         .await
@@ -718,5 +728,99 @@ fn pubrel_for_unknown_ids_is_answered_with_pubcomp() {
             matches!(cause, Cause::Session(DisconnectReason::TransportClosed)),
             "{cause:?}"
         );
+    })
+}
+
+// Protocol violations that need the client to have something in flight.
+
+/// PUBREC for a QoS 1 publish: an acknowledgement of the wrong kind for the packet
+/// identifier in flight is refused like an unknown one.
+#[test]
+fn pubrec_for_a_qos1_publish() {
+    serial(async {
+        let mem = Memory::start();
+        let (port, server) = hostile(|peer| {
+            peer.send(&connack());
+            let publish = peer.next();
+            if let Some((PacketType::Publish, Some(id))) = publish {
+                peer.send(&enc(Packet::Pubrec(pid(id))));
+            }
+            (publish, peer.until_closed().1)
+        });
+        let (cause, _, _client) = run_client_with(options(port, "wrong-ack"), |c| {
+            // The Ack is dropped: the message is sent all the same.
+            drop(
+                c.try_publish("hostile/q1", "x", mqtt_tokio::QoS::AtLeastOnce, false)
+                    .unwrap(),
+            );
+        })
+        .await;
+        let (publish, closed) = server.join().unwrap();
+        mem.finish("pubrec-for-qos1");
+        let Some((PacketType::Publish, Some(id))) = publish else {
+            panic!("no PUBLISH: {publish:?}");
+        };
+        assert_eq!(
+            protocol(&cause),
+            ProtocolError::UnknownPacketId {
+                packet_type: PacketType::Pubrec,
+                packet_id: id
+            }
+        );
+        assert!(closed);
+    })
+}
+
+/// A SUBACK with two return codes for a SUBSCRIBE of one filter [MQTT-3.8.4-5].
+#[test]
+fn suback_with_the_wrong_number_of_codes() {
+    serial(async {
+        let mem = Memory::start();
+        let (port, server) = hostile(|peer| {
+            peer.send(&connack());
+            let subscribe = peer.next();
+            if let Some((PacketType::Subscribe, Some(id))) = subscribe {
+                let [hi, lo] = id.to_be_bytes();
+                peer.send(&[0x90, 0x04, hi, lo, 0x01, 0x01]);
+            }
+            (subscribe, peer.until_closed().1)
+        });
+        let (cause, _, _client) = run_client_with(options(port, "suback-count"), |c| {
+            drop(tokio::spawn(
+                c.subscribe("hostile/#", mqtt_tokio::QoS::AtLeastOnce),
+            ));
+        })
+        .await;
+        let (subscribe, closed) = server.join().unwrap();
+        mem.finish("suback-count");
+        assert!(matches!(subscribe, Some((PacketType::Subscribe, Some(_)))));
+        assert_eq!(
+            protocol(&cause),
+            ProtocolError::SubackCountMismatch {
+                expected: 1,
+                got: 2
+            }
+        );
+        assert!(closed);
+    })
+}
+
+/// A broker that accepts the connection and never answers CONNECT: the client
+/// gives up after its connect timeout.
+#[test]
+fn no_connack_at_all() {
+    serial(async {
+        let (port, server) = hostile(|peer| peer.until_closed());
+        let started = Instant::now();
+        let opts = options(port, "silent").connect_timeout(Duration::from_secs(1));
+        let (cause, connected, _client) = run_client(opts).await;
+        let took = started.elapsed();
+        let (_, closed) = server.join().unwrap();
+        assert!(
+            matches!(cause, Cause::Session(DisconnectReason::ConnackTimeout)),
+            "{cause:?}"
+        );
+        assert!(!connected && closed);
+        assert!(took >= Duration::from_secs(1), "{took:?}");
     })
 }
