@@ -347,16 +347,16 @@ async fn streams_survive_random_cuts_mid_packet() {
         .await
         .unwrap();
 
-    // Each subscriber connection lives 10 to 20 ms, each publisher connection 2 to
-    // 8 ms, then is cut inside the bytes in flight. Shorter subscriber lives, or
-    // cuts after a random byte count, make no progress once the subscriber is
-    // behind: on every reconnect the broker re-sends its whole in-flight window (up
-    // to 1,000 messages), and a connection that dies before the subscriber
-    // acknowledged them leaves the window as it was (seen: 3 million QoS 1 copies in
-    // 38 s with lives of 0 to 10 ms). The publisher has at most 100 in flight.
-    let ms = Duration::from_millis;
-    sub_proxy.random_cuts_timed(seed, ms(10)..ms(20));
-    pub_proxy.random_cuts_timed(seed ^ 0x5eed, ms(2)..ms(8));
+    // The publisher's connections are cut after a random number of bytes (1 to 16
+    // KiB, both directions together), the subscriber's after a random lifetime of
+    // 10 to 20 ms, each at a random point of the bytes in flight. Byte budgets, or
+    // shorter lives, stall the subscriber once it is behind: on every reconnect the
+    // broker re-sends its whole in-flight window (up to 1,000 messages, 30 KB), and
+    // a connection that dies before the subscriber acknowledged them leaves the
+    // window as it was (seen: 3 million QoS 1 copies in 38 s with lives of 0 to
+    // 10 ms). The publisher has at most 100 messages in flight.
+    sub_proxy.random_cuts_timed(seed, Duration::from_millis(10)..Duration::from_millis(20));
+    pub_proxy.random_cuts(seed ^ 0x5eed, 16 * 1024);
     let published = publish_stream(&publisher, prefix, 1000);
     let complete = wait_for("all messages", 100, || tally.lock().unwrap().complete()).await;
     sub_proxy.no_random_cuts();
