@@ -652,6 +652,9 @@ impl<R: Runtime> EventLoop<R> {
         let Some(waiter) = self.waiters.remove(&op) else {
             return;
         };
+        // The status snapshot first: whoever the completion wakes may read it at once
+        // (in-flight counts must already say the operation is done).
+        self.publish_status();
         match (waiter, outcome) {
             (Waiter::Publish(done), Outcome::Sent) => {
                 // QoS 0: resolved once the transport took the last byte handed out.
