@@ -122,6 +122,14 @@ print(f"{what} of criterion's samples, ns per packet. \u2014: the crate has no s
 print("\u2020 Ratios on this row are the other crate's full encode over mqtt-proto's "
       "header-only encode: what each must do before the socket write.")
 print("\u2021 rumqttc's figure on this row is its owned stream decode.")
+# Both crates encode through `bytes`' `BufMut`, whose version moves the encode rows a
+# lot (1.12.1's `BytesMut::put_slice` is not inlined, 1.12.2's is): say which ran.
+with open("Cargo.lock") as f:
+    lock = f.read().split("[[package]]")
+bytes_version = next((p.split('version = "')[1].split('"')[0] for p in lock
+                      if '\nname = "bytes"\n' in p), "?")
+print(f"Encode buffers are placed so that no store straddles a 4 KiB page "
+      f"(benches/compare.rs); bytes {bytes_version}.")
 if missing:
     print(f"\n({missing} row(s) had no results: run the bench first.)")
 PY
