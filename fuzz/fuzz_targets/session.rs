@@ -12,7 +12,9 @@ use libfuzzer_sys::fuzz_target;
 use mqtt_proto::{
     Packet, PacketId, QoS, Suback, SubackCodes, SubackReturnCode, TopicFilter, TopicName,
 };
-use mqtt_session::{Config, DeliveryId, Event, Instant, Message, Session, State};
+use mqtt_session::{
+    Config, DeliveryId, Event, Instant, MemoryStore, Message, Session, State, Store,
+};
 
 const FILTERS: [&str; 4] = ["a", "a/+", "#", "b/c"];
 
@@ -22,6 +24,8 @@ struct Fuzz {
     /// The transport's read buffer: whatever the session left (a partial packet).
     buf: BytesMut,
     deliveries: Vec<DeliveryId>,
+    /// Where a durable session's journal goes.
+    store: MemoryStore,
     max_queued: usize,
     max_inflight: u16,
     max_packet_size: u32,
@@ -38,6 +42,7 @@ impl Fuzz {
         config.manual_acks = u.arbitrary()?;
         config.republish_on_session_loss = u.arbitrary()?;
         config.resubscribe_on_session_loss = u.arbitrary()?;
+        config.durable = u.arbitrary()?;
         Ok(Fuzz {
             max_queued: config.max_queued,
             max_inflight: config.max_inflight,
@@ -46,6 +51,7 @@ impl Fuzz {
             now: 0,
             buf: BytesMut::new(),
             deliveries: Vec::new(),
+            store: MemoryStore::new(),
         })
     }
 
@@ -87,8 +93,19 @@ impl Fuzz {
         }
     }
 
-    /// Drains all three outputs, as a driver must, and checks the bounds.
+    /// Drains all the outputs, as a driver must, and checks the bounds.
     fn drain(&mut self) {
+        // Write-ahead: bytes go out only once no journal entry waits.
+        if let Some(tx) = self.s.poll_transmit() {
+            assert!(!tx.is_empty());
+            assert!(
+                self.s.poll_store_op().is_none(),
+                "bytes handed out before the journal was drained"
+            );
+        }
+        let journal: Vec<_> = std::iter::from_fn(|| self.s.poll_store_op()).collect();
+        assert!(journal.is_empty() || self.s.config().durable, "a journal without `durable`");
+        let Ok(()) = self.store.persist(&journal);
         while let Some(tx) = self.s.poll_transmit() {
             assert!(!tx.is_empty());
         }
@@ -204,9 +221,15 @@ impl Fuzz {
                 self.buf.clear();
             }
             11 => self.connect(u)?,
-            // The process restarts from its stored state.
+            // The process restarts from its stored state: the journal's replay (what
+            // was persisted; a crash loses the rest) or, without one, an export.
             12 => {
-                let state = self.s.export_state();
+                let state = if self.s.config().durable {
+                    let Ok(state) = self.store.load();
+                    state
+                } else {
+                    self.s.export_state()
+                };
                 let config = self.s.config().clone();
                 let (s, _) = Session::restore(config, state);
                 self.s = s;
