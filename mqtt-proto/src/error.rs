@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::header::PacketType;
+use crate::v5::PropertyId;
 
 /// Why a string, topic name or topic filter is not acceptable.
 ///
@@ -11,9 +12,10 @@ use crate::header::PacketType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StrError {
-    /// Not well-formed UTF-8 (including encoded surrogates) [MQTT-1.5.3-1].
+    /// Not well-formed UTF-8 (including encoded surrogates) [MQTT-1.5.3-1]
+    /// (5.0: [MQTT-1.5.4-1]).
     InvalidUtf8,
-    /// Contains U+0000 [MQTT-1.5.3-2].
+    /// Contains U+0000 [MQTT-1.5.3-2] (5.0: [MQTT-1.5.4-2]).
     NullCharacter,
     /// Longer than 65,535 bytes, the most a two-byte length prefix can say.
     TooLong,
@@ -42,12 +44,19 @@ impl fmt::Display for StrError {
 /// Why bytes from the peer are not a valid MQTT packet.
 ///
 /// Every variant is fatal for the connection: the spec says the receiver must close
-/// the network connection on a malformed packet. Partial input is never an error
-/// (decoding returns `Ok(None)` for it).
+/// the network connection on a malformed packet (5.0: a Malformed Packet or a Protocol
+/// Error, [MQTT-4.13.1-1]). Partial input is never an error (decoding returns
+/// `Ok(None)` for it).
+///
+/// One type for both versions: the rules they share (fixed header, strings, topics,
+/// packet identifiers) fail the same way, and a connection needs one error type
+/// whichever version it speaks. The variants after [`DecodeError::UnexpectedPacketType`]
+/// are raised by the [`crate::v5`] decoders only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The remaining length uses more than four bytes [MQTT-2.2.3].
+    /// The remaining length uses more than four bytes [MQTT-2.2.3]; in 5.0 also a
+    /// remaining length not in its shortest form [MQTT-1.5.5-1].
     MalformedRemainingLength,
     /// The packet is larger than the configured maximum, known from the fixed header
     /// alone, before its body was read.
@@ -57,10 +66,10 @@ pub enum DecodeError {
         /// The configured maximum.
         max: u32,
     },
-    /// Packet type 0 or 15, reserved in MQTT 3.1.1.
+    /// Packet type 0, or 15 (AUTH) outside of 5.0.
     ReservedPacketType(u8),
     /// Fixed-header flag bits differ from the values the spec fixes for this packet
-    /// type [MQTT-2.2.2-1], [MQTT-2.2.2-2].
+    /// type [MQTT-2.2.2-1], [MQTT-2.2.2-2] (5.0: [MQTT-2.1.3-1]).
     InvalidFlags {
         /// The packet type.
         packet_type: PacketType,
@@ -71,11 +80,12 @@ pub enum DecodeError {
     InvalidQos,
     /// A QoS 0 PUBLISH with the DUP flag set [MQTT-3.3.1-2].
     DupWithQos0,
-    /// A packet identifier of zero [MQTT-2.3.1-1].
+    /// A packet identifier of zero [MQTT-2.3.1-1] (5.0: [MQTT-2.2.1-3],
+    /// [MQTT-2.2.1-4]).
     ZeroPacketId,
-    /// A string is not well-formed UTF-8 [MQTT-1.5.3-1].
+    /// A string is not well-formed UTF-8 [MQTT-1.5.3-1] (5.0: [MQTT-1.5.4-1]).
     InvalidUtf8,
-    /// A string contains U+0000 [MQTT-1.5.3-2].
+    /// A string contains U+0000 [MQTT-1.5.3-2] (5.0: [MQTT-1.5.4-2]).
     NullCharacter,
     /// A topic name contains a wildcard [MQTT-3.3.2-2].
     WildcardInTopicName,
@@ -85,9 +95,11 @@ pub enum DecodeError {
     /// An empty topic name or topic filter [MQTT-4.7.3-1].
     EmptyTopic,
     /// A SUBSCRIBE or UNSUBSCRIBE without any topic filter [MQTT-3.8.3-3],
-    /// [MQTT-3.10.3-2]; or a SUBACK without any return code.
+    /// [MQTT-3.10.3-2] (5.0: [MQTT-3.8.3-2], [MQTT-3.10.3-2]); or a SUBACK (or 5.0
+    /// UNSUBACK) without any return code.
     EmptyList,
-    /// A reserved bit set in a SUBSCRIBE's requested-QoS byte [MQTT-3-8.3-4].
+    /// A reserved bit set in a SUBSCRIBE's requested-QoS byte [MQTT-3-8.3-4]; in 5.0,
+    /// a reserved bit of the Subscription Options [MQTT-3.8.3-5] or Retain Handling 3.
     InvalidSubscriptionOptions,
     /// The CONNECT protocol name is not `MQTT` [MQTT-3.1.2-1].
     InvalidProtocolName,
@@ -98,10 +110,12 @@ pub enum DecodeError {
     /// Will QoS or Will Retain set without the Will Flag [MQTT-3.1.2-11],
     /// [MQTT-3.1.2-13], [MQTT-3.1.2-15].
     InvalidWillFlags,
-    /// Password flag set without the User Name flag [MQTT-3.1.2-22].
+    /// Password flag set without the User Name flag [MQTT-3.1.2-22] (3.1.1 only: 5.0
+    /// allows a password alone).
     PasswordWithoutUsername,
     /// CONNACK acknowledge flags with reserved bits 7-1 set, or session present set
-    /// with a non-zero return code [MQTT-3.2.2-4].
+    /// with a non-zero return code [MQTT-3.2.2-4] (5.0: [MQTT-3.2.2-1],
+    /// [MQTT-3.2.2-6]).
     InvalidConnackFlags,
     /// A CONNACK return code above 5 (reserved).
     InvalidConnectReturnCode(u8),
@@ -114,6 +128,51 @@ pub enum DecodeError {
     /// A packet of another type than the one a decoder was asked for (e.g.
     /// [`crate::PublishFrame::decode`] given a PUBACK).
     UnexpectedPacketType(PacketType),
+    /// 5.0: a Property Length or a Subscription Identifier longer than four bytes, or
+    /// not in its shortest form [MQTT-1.5.5-1].
+    MalformedVariableByteInteger,
+    /// 5.0: a property identifier the specification does not define (section
+    /// 2.2.2.2).
+    UnknownProperty(u8),
+    /// 5.0: a property that this packet may not carry (section 2.2.2.2).
+    PropertyNotAllowed {
+        /// The packet.
+        packet_type: PacketType,
+        /// The property.
+        property: PropertyId,
+    },
+    /// 5.0: a property that the Will Properties of a CONNECT may not carry
+    /// (section 3.1.3.2).
+    PropertyNotAllowedInWill(PropertyId),
+    /// 5.0: a property given twice where it may appear only once (every property but
+    /// User Property, and Subscription Identifier in PUBLISH).
+    DuplicateProperty(PropertyId),
+    /// 5.0: a property value outside its range: a Subscription Identifier, Receive
+    /// Maximum, Topic Alias [MQTT-3.3.2-8] or Maximum Packet Size of 0, a Maximum QoS
+    /// above 1, a Payload Format Indicator or a yes/no property other than 0 or 1.
+    InvalidPropertyValue(PropertyId),
+    /// 5.0: Authentication Data without an Authentication Method (section
+    /// 3.1.2.11.10).
+    AuthenticationDataWithoutMethod,
+    /// 5.0: a reason code that this packet may not carry ([MQTT-3.2.2-8],
+    /// [MQTT-3.4.2-1], [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1], [MQTT-3.9.3-2],
+    /// [MQTT-3.11.3-2], [MQTT-3.14.2-1], [MQTT-3.15.2-1]).
+    InvalidReasonCode {
+        /// The packet.
+        packet_type: PacketType,
+        /// The byte on the wire.
+        code: u8,
+    },
+    /// 5.0: a PUBLISH with an empty topic name and no Topic Alias (section 3.3.2.1:
+    /// "It is a Protocol Error if the Topic Name is zero length and there is no Topic
+    /// Alias").
+    EmptyTopicWithoutAlias,
+    /// 5.0: a topic filter that starts with `$share/` but is not
+    /// `$share/{ShareName}/{filter}` with a non-empty ShareName free of `/`, `+`, `#`
+    /// [MQTT-4.8.2-1], [MQTT-4.8.2-2].
+    InvalidSharedSubscription,
+    /// 5.0: No Local set on a shared subscription [MQTT-3.8.3-4].
+    NoLocalOnSharedSubscription,
 }
 
 impl From<StrError> for DecodeError {
@@ -177,6 +236,37 @@ impl fmt::Display for DecodeError {
             DecodeError::Truncated => f.write_str("field runs past the end of the packet"),
             DecodeError::TrailingBytes => f.write_str("trailing bytes inside the packet"),
             DecodeError::UnexpectedPacketType(t) => write!(f, "unexpected packet type {t:?}"),
+            DecodeError::MalformedVariableByteInteger => {
+                f.write_str("malformed variable byte integer")
+            }
+            DecodeError::UnknownProperty(id) => write!(f, "unknown property identifier {id:#04x}"),
+            DecodeError::PropertyNotAllowed {
+                packet_type,
+                property,
+            } => write!(f, "property {property:?} is not allowed in {packet_type:?}"),
+            DecodeError::PropertyNotAllowedInWill(p) => {
+                write!(f, "property {p:?} is not allowed in Will Properties")
+            }
+            DecodeError::DuplicateProperty(p) => write!(f, "property {p:?} given more than once"),
+            DecodeError::InvalidPropertyValue(p) => write!(f, "invalid value of property {p:?}"),
+            DecodeError::AuthenticationDataWithoutMethod => {
+                f.write_str("authentication data without an authentication method")
+            }
+            DecodeError::InvalidReasonCode { packet_type, code } => {
+                write!(
+                    f,
+                    "reason code {code:#04x} is not allowed in {packet_type:?}"
+                )
+            }
+            DecodeError::EmptyTopicWithoutAlias => {
+                f.write_str("empty topic name without a topic alias")
+            }
+            DecodeError::InvalidSharedSubscription => {
+                f.write_str("malformed shared subscription topic filter")
+            }
+            DecodeError::NoLocalOnSharedSubscription => {
+                f.write_str("No Local set on a shared subscription")
+            }
         }
     }
 }
@@ -199,13 +289,34 @@ pub enum EncodeError {
     PasswordWithoutUsername,
     /// An empty client identifier requires clean session [MQTT-3.1.3-7].
     EmptyClientIdWithoutCleanSession,
-    /// A binary field (will message, password) is longer than 65,535 bytes.
+    /// A binary field (will message, password; in 5.0 also Correlation Data and
+    /// Authentication Data) is longer than 65,535 bytes.
     FieldTooLong,
     /// A SUBSCRIBE, UNSUBSCRIBE or SUBACK needs at least one entry [MQTT-3.8.3-3],
     /// [MQTT-3.10.3-2].
     EmptyList,
-    /// A refusing CONNACK must not claim a session [MQTT-3.2.2-4].
+    /// A refusing CONNACK must not claim a session [MQTT-3.2.2-4] (5.0:
+    /// [MQTT-3.2.2-6]).
     SessionPresentOnRefusal,
+    /// A 3.1.1 [`crate::Connect`] whose `protocol` is not 3.1.1: 5.0 packets are built
+    /// with [`crate::v5`].
+    UnsupportedProtocolVersion,
+    /// 5.0: a property that this packet may not carry.
+    PropertyNotAllowed(PropertyId),
+    /// 5.0: a property given more than once where it may appear once (e.g. two
+    /// Subscription Identifiers outside PUBLISH).
+    DuplicateProperty(PropertyId),
+    /// 5.0: a property value outside its range (a Maximum QoS of 2).
+    InvalidPropertyValue(PropertyId),
+    /// 5.0: Authentication Data needs an Authentication Method.
+    AuthenticationDataWithoutMethod,
+    /// 5.0: a PUBLISH without a topic name needs a Topic Alias.
+    EmptyTopicWithoutAlias,
+    /// 5.0: a `$share/` topic filter that is not `$share/{ShareName}/{filter}`
+    /// [MQTT-4.8.2-1], [MQTT-4.8.2-2].
+    InvalidSharedSubscription,
+    /// 5.0: No Local on a shared subscription [MQTT-3.8.3-4].
+    NoLocalOnSharedSubscription,
 }
 
 impl fmt::Display for EncodeError {
@@ -224,6 +335,26 @@ impl fmt::Display for EncodeError {
             EncodeError::EmptyList => f.write_str("list needs at least one entry"),
             EncodeError::SessionPresentOnRefusal => {
                 f.write_str("session present set on a refusing CONNACK")
+            }
+            EncodeError::UnsupportedProtocolVersion => {
+                f.write_str("a 3.1.1 CONNECT must say protocol level 4")
+            }
+            EncodeError::PropertyNotAllowed(p) => {
+                write!(f, "property {p:?} is not allowed in this packet")
+            }
+            EncodeError::DuplicateProperty(p) => write!(f, "property {p:?} given more than once"),
+            EncodeError::InvalidPropertyValue(p) => write!(f, "invalid value of property {p:?}"),
+            EncodeError::AuthenticationDataWithoutMethod => {
+                f.write_str("authentication data without an authentication method")
+            }
+            EncodeError::EmptyTopicWithoutAlias => {
+                f.write_str("empty topic name without a topic alias")
+            }
+            EncodeError::InvalidSharedSubscription => {
+                f.write_str("malformed shared subscription topic filter")
+            }
+            EncodeError::NoLocalOnSharedSubscription => {
+                f.write_str("No Local set on a shared subscription")
             }
         }
     }

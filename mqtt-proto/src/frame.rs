@@ -162,7 +162,7 @@ pub enum Frame {
 
 /// Cuts the next whole packet off a read buffer (zero-copy), validated;
 /// `Ok(None)` when the buffer holds only part of one.
-fn take_frame(
+pub(crate) fn take_frame(
     buf: &mut BytesMut,
     opts: &DecodeOptions,
 ) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {

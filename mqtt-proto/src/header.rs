@@ -2,7 +2,8 @@
 
 use crate::{varint, DecodeError};
 
-/// The fourteen MQTT 3.1.1 control packet types.
+/// The MQTT control packet types: the fourteen of 3.1.1, and AUTH, which 5.0 adds
+/// (type 15, reserved in 3.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 #[allow(missing_docs)] // the names are the spec's
@@ -21,10 +22,14 @@ pub enum PacketType {
     Pingreq = 12,
     Pingresp = 13,
     Disconnect = 14,
+    /// MQTT 5.0 only: authentication exchange [MQTT-3.15].
+    Auth = 15,
 }
 
 impl PacketType {
-    fn from_u8(v: u8) -> Result<PacketType, DecodeError> {
+    /// The type in the high four bits of a first byte; 0 is reserved, and 15 is
+    /// reserved unless `version` is 5.0.
+    fn from_u8(v: u8, version: ProtocolVersion) -> Result<PacketType, DecodeError> {
         Ok(match v {
             1 => PacketType::Connect,
             2 => PacketType::Connack,
@@ -40,12 +45,13 @@ impl PacketType {
             12 => PacketType::Pingreq,
             13 => PacketType::Pingresp,
             14 => PacketType::Disconnect,
+            15 if version == ProtocolVersion::V5 => PacketType::Auth,
             other => return Err(DecodeError::ReservedPacketType(other)),
         })
     }
 
     /// The flag bits the spec fixes for this type; `None` for PUBLISH, whose flags
-    /// carry DUP, QoS and RETAIN [MQTT-2.2.2-1].
+    /// carry DUP, QoS and RETAIN [MQTT-2.2.2-1] (5.0: [MQTT-2.1.3-1]).
     pub const fn fixed_flags(self) -> Option<u8> {
         match self {
             PacketType::Publish => None,
@@ -55,14 +61,19 @@ impl PacketType {
     }
 }
 
-/// The protocol version the bytes are decoded as. The codec speaks 3.1.1 today; MQTT
-/// 5.0 will be a second variant, so the level is an input to decoding from the start.
+/// The protocol version the bytes are decoded as.
+///
+/// The packets of 3.1.1 live at the crate root ([`crate::decode`], [`crate::Packet`]),
+/// those of 5.0 in [`crate::v5`]. Both share the fixed header, so the version is also
+/// an input to [`FixedHeader::decode`]: packet type 15 (AUTH) exists only in 5.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ProtocolVersion {
     /// MQTT 3.1.1, protocol level 4.
     #[default]
     V311,
+    /// MQTT 5.0, protocol level 5.
+    V5,
 }
 
 impl ProtocolVersion {
@@ -70,6 +81,7 @@ impl ProtocolVersion {
     pub const fn level(self) -> u8 {
         match self {
             ProtocolVersion::V311 => 4,
+            ProtocolVersion::V5 => 5,
         }
     }
 }
@@ -94,6 +106,24 @@ impl DecodeOptions {
         DecodeOptions {
             version: ProtocolVersion::V311,
             max_packet_size,
+        }
+    }
+
+    /// MQTT 5.0 with the largest packet MQTT can express. The [`crate::v5`] decoders
+    /// decode as 5.0 whatever `version` says; the version matters to callers of
+    /// [`FixedHeader::decode`], which accepts AUTH only for 5.0.
+    pub const fn v5() -> DecodeOptions {
+        DecodeOptions {
+            version: ProtocolVersion::V5,
+            max_packet_size: DecodeOptions::MAX_PACKET_SIZE,
+        }
+    }
+
+    /// The same options with another protocol version.
+    pub const fn with_version(self, version: ProtocolVersion) -> DecodeOptions {
+        DecodeOptions {
+            version,
+            max_packet_size: self.max_packet_size,
         }
     }
 }
@@ -132,11 +162,11 @@ impl FixedHeader {
         let Some(&first) = buf.first() else {
             return Ok(None);
         };
-        let packet_type = PacketType::from_u8(first >> 4)?;
+        let packet_type = PacketType::from_u8(first >> 4, opts.version)?;
         let flags = first & 0x0f;
         if let Some(expected) = packet_type.fixed_flags() {
             if flags != expected {
-                // [MQTT-2.2.2-1], [MQTT-2.2.2-2]
+                // [MQTT-2.2.2-1], [MQTT-2.2.2-2]; 5.0: [MQTT-2.1.3-1]
                 return Err(DecodeError::InvalidFlags { packet_type, flags });
             }
         }

@@ -55,6 +55,7 @@ mod qos;
 mod storage;
 mod string;
 mod topic;
+pub mod v5;
 pub mod varint;
 mod wire;
 

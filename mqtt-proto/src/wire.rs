@@ -1,6 +1,6 @@
 //! Field-level reading and writing shared by every packet.
 
-use crate::{DecodeError, EncodeError, PacketId, Storage, Str, TopicFilter, TopicName};
+use crate::{varint, DecodeError, EncodeError, PacketId, Storage, Str, TopicFilter, TopicName};
 
 /// Reads the fields of one packet (`src` holds exactly that packet).
 pub struct Reader<'s, S> {
@@ -41,6 +41,51 @@ impl<'s, S: Storage> Reader<'s, S> {
         let (s, _) = self.take(2)?;
         let b = self.bytes();
         Ok(u16::from_be_bytes([b[s], b[s + 1]]))
+    }
+
+    /// A four-byte big-endian integer (MQTT 5.0).
+    pub fn u32(&mut self) -> Result<u32, DecodeError> {
+        let (s, _) = self.take(4)?;
+        let b = self.bytes();
+        Ok(u32::from_be_bytes([b[s], b[s + 1], b[s + 2], b[s + 3]]))
+    }
+
+    /// A variable byte integer inside a packet (MQTT 5.0): at most four bytes and in
+    /// its shortest form [MQTT-1.5.5-1]; running past the packet is `Truncated`.
+    pub fn var_int(&mut self) -> Result<u32, DecodeError> {
+        match varint::decode(&self.bytes()[self.pos..]) {
+            Ok(Some((v, n))) if n == varint::len(v) => {
+                self.pos += n;
+                Ok(v)
+            }
+            Ok(None) => Err(DecodeError::Truncated),
+            _ => Err(DecodeError::MalformedVariableByteInteger),
+        }
+    }
+
+    /// The next `n` bytes as storage, without copying.
+    pub fn bytes_n(&mut self, n: usize) -> Result<S, DecodeError> {
+        let (s, e) = self.take(n)?;
+        Ok(self.src.slice(s, e))
+    }
+
+    /// The position in the packet.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// All the bytes read from, whatever the position.
+    pub fn src_bytes(&self) -> &'s [u8] {
+        self.bytes()
+    }
+
+    /// Moves to position `end`, which must not be past the end.
+    pub fn advance_to(&mut self, end: usize) -> Result<(), DecodeError> {
+        if end > self.bytes().len() || end < self.pos {
+            return Err(DecodeError::Truncated);
+        }
+        self.pos = end;
+        Ok(())
     }
 
     pub fn packet_id(&mut self) -> Result<PacketId, DecodeError> {
@@ -101,6 +146,17 @@ pub trait Sink {
 
     fn put_u16(&mut self, v: u16) {
         self.put(&v.to_be_bytes());
+    }
+
+    fn put_u32(&mut self, v: u32) {
+        self.put(&v.to_be_bytes());
+    }
+
+    /// A variable byte integer (at most [`varint::MAX_REMAINING_LENGTH`]).
+    fn put_var_int(&mut self, v: u32) {
+        let mut b = [0u8; 4];
+        let n = varint::write(v, &mut b);
+        self.put(&b[..n]);
     }
 
     /// A two-byte length and the bytes; the caller checked the length fits.

@@ -5,7 +5,7 @@ use core::fmt;
 use crate::wire::{prefixed_len, Reader, Sink};
 use crate::{DecodeError, EncodeError, ProtocolVersion, QoS, Storage, Str, TopicName};
 
-const PROTOCOL_NAME: &[u8] = b"MQTT";
+pub(crate) const PROTOCOL_NAME: &[u8] = b"MQTT";
 
 /// A CONNECT packet.
 ///
@@ -124,6 +124,9 @@ impl<S: Storage> Connect<S> {
     }
 
     pub(crate) fn body_len(&self) -> Result<usize, EncodeError> {
+        if self.protocol != ProtocolVersion::V311 {
+            return Err(EncodeError::UnsupportedProtocolVersion);
+        }
         if self.password.is_some() && self.username.is_none() {
             return Err(EncodeError::PasswordWithoutUsername); // [MQTT-3.1.2-22]
         }

@@ -26,6 +26,10 @@ pub(crate) mod kind {
         fn len<S: Storage>(item: &Self::Item<S>) -> usize;
         /// Writes one entry.
         fn write<S: Storage, W: Sink>(item: &Self::Item<S>, w: &mut W);
+        /// Refuses an entry that the types allow but the spec does not.
+        fn check<S: Storage>(_item: &Self::Item<S>) -> Result<(), EncodeError> {
+            Ok(())
+        }
     }
 }
 
@@ -110,6 +114,7 @@ where
 {
     let mut n = 0;
     for item in items {
+        K::check(item)?;
         n += K::len(item);
     }
     if n == 0 {

@@ -1,8 +1,8 @@
 //! The fourteen MQTT 3.1.1 control packets, decoded and encoded in one place.
 
 mod connack;
-mod connect;
-mod list;
+pub(crate) mod connect;
+pub(crate) mod list;
 mod publish;
 
 pub use connack::{Connack, ConnectReturnCode};
@@ -161,6 +161,8 @@ impl<S: Storage> Packet<S> {
             PacketType::Pingreq => Packet::Pingreq,
             PacketType::Pingresp => Packet::Pingresp,
             PacketType::Disconnect => Packet::Disconnect,
+            // AUTH exists only in 5.0 ([`crate::v5`]).
+            PacketType::Auth => return Err(DecodeError::ReservedPacketType(15)),
         };
         r.finish()?;
         Ok(packet)
@@ -453,9 +455,9 @@ impl<S: Storage> Publish<S> {
 
 /// Packets up to this size are assembled on the stack.
 #[cfg(feature = "bytes")]
-const STACK_HEAD: usize = 128;
+pub(crate) const STACK_HEAD: usize = 128;
 
-fn write_fixed_header<W: Sink>(w: &mut W, first: u8, body: usize) {
+pub(crate) fn write_fixed_header<W: Sink>(w: &mut W, first: u8, body: usize) {
     let mut len = [0u8; 4];
     let n = varint::write(body as u32, &mut len);
     w.put_u8(first);
