@@ -1,6 +1,8 @@
 //! `arbitrary::Arbitrary` for owned packets (feature `arbitrary`): every value it
 //! makes is a valid packet, so `encode` then `decode` must give it back.
 
+mod v5;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -15,6 +15,8 @@
 //! });
 //! ```
 
+pub mod v5;
+
 use alloc::string::String;
 #[allow(unused_imports)] // prop_oneof! expands to vec![]
 use alloc::vec;

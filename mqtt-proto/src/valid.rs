@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
+pub(crate) mod v5;
+
 use crate::{
     Connack, Connect, ConnectReturnCode, LastWill, PacketId, QoS, QosPid, Str, SubackReturnCode,
     TopicFilter, TopicName,

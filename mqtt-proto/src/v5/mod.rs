@@ -56,7 +56,7 @@ mod connack;
 mod connect;
 mod disconnect;
 mod encode;
-mod properties;
+pub(crate) mod properties;
 mod property;
 mod property_id;
 mod property_values;
