@@ -16,7 +16,6 @@ use crate::{QoS, QosPid, Str, TopicFilter, TopicName};
 
 /// Raw values for every property; [`properties`] keeps those a packet allows.
 #[derive(Debug, Clone, Default)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub(crate) struct RawProps {
     pub payload_format_utf8: Option<bool>,
     pub message_expiry_interval: Option<u32>,
