@@ -1,4 +1,4 @@
-//! A strict, zero-copy MQTT 3.1.1 codec for `no_std`.
+//! A strict, zero-copy MQTT 3.1.1 and 5.0 codec for `no_std`.
 //!
 //! Decode a packet from borrowed bytes with no allocator, and encode one into a slice:
 //!
@@ -35,10 +35,42 @@
 //! (owned, shared). Everything the peer sends is validated against the rules of the
 //! MQTT 3.1.1 specification, and each failure is a typed [`DecodeError`].
 //!
+//! MQTT 5.0 lives in [`v5`], the same API over the same fixed header, strings,
+//! topics, packet identifiers and errors, with properties (validated once, read in
+//! place) and a reason code type per packet:
+//!
+//! ```
+//! use mqtt_proto::v5::{self, DisconnectReasonCode, PropertyValues, PubackReasonCode};
+//! use mqtt_proto::{DecodeOptions, PacketId, Str};
+//!
+//! // A PUBACK refusing a message, with a Reason String, encoded without an allocator.
+//! let mut scratch = [0u8; 32];
+//! let values = PropertyValues {
+//!     reason_string: Some(Str::new("quota").unwrap()),
+//!     ..PropertyValues::default()
+//! };
+//! let ack = v5::Puback {
+//!     packet_id: PacketId::new(7).unwrap(),
+//!     reason_code: PubackReasonCode::QuotaExceeded,
+//!     properties: v5::AckProperties::write_into(&values, &mut scratch).unwrap(),
+//! };
+//! let mut buf = [0u8; 32];
+//! let n = v5::Packet::Puback(ack).encode(&mut buf).unwrap();
+//! assert_eq!(&buf[..n], b"\x40\x0c\x00\x07\x97\x08\x1f\x00\x05quota");
+//!
+//! // Decoding: a DISCONNECT from the server in its one-byte form.
+//! let (packet, _) = v5::decode(b"\xe0\x01\x8b", &DecodeOptions::v5()).unwrap().unwrap();
+//! let v5::Packet::Disconnect(d) = packet else { unreachable!() };
+//! assert_eq!(d.reason_code, DisconnectReasonCode::ServerShuttingDown);
+//! ```
+//!
 //! Features:
-//! - `bytes` (default): `Bytes` storage, [`decode_buf`], `BufMut` encoding.
-//! - `arbitrary`: `arbitrary::Arbitrary` for `Packet<Bytes>`, for fuzzing.
-//! - `proptest`: the `strategy` module, proptest strategies for valid packets.
+//! - `bytes` (default): `Bytes` storage, [`decode_buf`], [`v5::decode_buf`], `BufMut`
+//!   encoding.
+//! - `arbitrary`: `arbitrary::Arbitrary` for `Packet<Bytes>` and `v5::Packet<Bytes>`,
+//!   for fuzzing.
+//! - `proptest`: the `strategy` module (and `strategy::v5`), proptest strategies for
+//!   valid packets.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]

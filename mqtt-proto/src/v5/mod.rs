@@ -75,9 +75,9 @@ pub use connect::{Connect, LastWill};
 pub use disconnect::Disconnect;
 pub use properties::{
     AckProperties, AckProps, AuthProperties, AuthProps, ConnackProperties, ConnackProps,
-    ConnectProperties, ConnectProps, DisconnectProperties, DisconnectProps, Iter, Properties,
-    PropertyKind, PublishProperties, PublishProps, SubscribeProperties, SubscribeProps,
-    UnsubscribeProperties, UnsubscribeProps, WillProperties, WillProps,
+    ConnectProperties, ConnectProps, DisconnectProperties, DisconnectProps, Properties,
+    PropertyIter, PropertyKind, PublishProperties, PublishProps, SubscribeProperties,
+    SubscribeProps, UnsubscribeProperties, UnsubscribeProps, WillProperties, WillProps,
 };
 pub use property::{PayloadFormat, Property, SubscriptionId};
 pub use property_id::{DataType, PropertyId};

@@ -191,16 +191,16 @@ impl<S: Storage, K: PropertyKind> Properties<S, K> {
     }
 
     /// Every property, in wire order.
-    pub fn iter(&self) -> Iter<'_, S> {
-        Iter {
+    pub fn iter(&self) -> PropertyIter<'_, S> {
+        PropertyIter {
             reader: Reader::new(&self.wire, 0),
             only: None,
         }
     }
 
     /// Every property with identifier `id`, in wire order.
-    fn all_of(&self, id: PropertyId) -> Iter<'_, S> {
-        Iter {
+    fn all_of(&self, id: PropertyId) -> PropertyIter<'_, S> {
+        PropertyIter {
             reader: Reader::new(&self.wire, 0),
             only: Some(id),
         }
@@ -331,12 +331,12 @@ accessors! {
 }
 
 /// Iterator over the properties of a block (all of them, or those of one identifier).
-pub struct Iter<'p, S> {
+pub struct PropertyIter<'p, S> {
     reader: Reader<'p, S>,
     only: Option<PropertyId>,
 }
 
-impl<S: Storage> Iterator for Iter<'_, S> {
+impl<S: Storage> Iterator for PropertyIter<'_, S> {
     type Item = Property<S>;
 
     fn next(&mut self) -> Option<Property<S>> {
@@ -361,7 +361,7 @@ impl<S: Storage> Iterator for Iter<'_, S> {
 
 impl<'p, S: Storage, K: PropertyKind> IntoIterator for &'p Properties<S, K> {
     type Item = Property<S>;
-    type IntoIter = Iter<'p, S>;
+    type IntoIter = PropertyIter<'p, S>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
