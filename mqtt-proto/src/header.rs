@@ -155,9 +155,9 @@ impl FixedHeader {
 
     /// Decodes and checks the fixed header at the start of `buf`.
     ///
-    /// `Ok(None)` means more bytes are needed to finish the header. The packet type,
-    /// the fixed flags and the size limit are checked here, so a bad or oversized
-    /// packet is refused before its body is read.
+    /// `Ok(None)` means more bytes are needed to finish the header. The packet type
+    /// (AUTH only when `opts.version` is 5.0), the fixed flags and the size limit are
+    /// checked here, so a bad or oversized packet is refused before its body is read.
     pub fn decode(buf: &[u8], opts: &DecodeOptions) -> Result<Option<FixedHeader>, DecodeError> {
         let Some(&first) = buf.first() else {
             return Ok(None);
