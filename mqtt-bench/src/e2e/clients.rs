@@ -109,6 +109,9 @@ pub fn our_options(port: u16, id: &str) -> Options {
         .client_id(id)
         .keep_alive(Duration::from_secs(60))
         .max_inflight(INFLIGHT)
+        // rumqttc hands every message to its poll loop; a Subscription buffers them,
+        // and by default drops QoS 0 beyond 1,024 waiting: room for a whole burst.
+        .subscription_capacity(1 << 20)
         .reconnect(None)
 }
 
