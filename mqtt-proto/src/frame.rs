@@ -7,6 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::header::PacketType;
 use crate::packet::{parse_publish, parse_publish_body, Parsed};
+use crate::v5::PublishProperties;
 use crate::{DecodeError, DecodeOptions, FixedHeader, Packet, Publish, QoS, QosPid, TopicName};
 
 /// A PUBLISH taken off a read buffer: the whole packet as one `Bytes` (a view of the
@@ -26,6 +27,9 @@ pub struct PublishFrame {
 struct Layout {
     topic_start: u32,
     topic_end: u32,
+    /// Where the MQTT 5.0 properties start (after their length); they end where the
+    /// payload starts. Equal to `payload_start` for 3.1.1.
+    props_start: u32,
     payload_start: u32,
     qos_pid: QosPid,
     dup: bool,
@@ -38,6 +42,7 @@ impl Layout {
         Layout {
             topic_start: p.topic_start as u32,
             topic_end: p.topic_end as u32,
+            props_start: p.payload_start as u32,
             payload_start: p.payload_start as u32,
             qos_pid: p.qos_pid,
             dup: p.dup,
@@ -68,7 +73,61 @@ impl PublishFrame {
         })
     }
 
-    /// The topic name.
+    /// Validates a whole MQTT 5.0 PUBLISH packet, `frame`, whose fixed header is
+    /// `header` (as [`FixedHeader::decode`] returned it), and keeps it as it is: no
+    /// copy. The properties are read with [`PublishFrame::properties`].
+    ///
+    /// A 5.0 PUBLISH may carry an empty topic name and a Topic Alias instead (section
+    /// 3.3.2.1): [`PublishFrame::topic`] is then empty, and the receiver resolves the
+    /// alias.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use mqtt_proto::{DecodeOptions, FixedHeader, PublishFrame};
+    ///
+    /// // PUBLISH QoS 0 "a/b", Content Type "t", payload "hi".
+    /// let bytes = Bytes::from_static(b"\x30\x0c\x00\x03a/b\x04\x03\x00\x01thi");
+    /// let header = FixedHeader::decode(&bytes, &DecodeOptions::v5()).unwrap().unwrap();
+    /// let p = PublishFrame::decode_v5(bytes, &header).unwrap();
+    /// assert_eq!((p.topic_str(), p.payload()), ("a/b", &b"hi"[..]));
+    /// assert_eq!(p.properties().content_type().unwrap().as_str(), "t");
+    /// ```
+    pub fn decode_v5(frame: Bytes, header: &FixedHeader) -> Result<PublishFrame, DecodeError> {
+        if header.packet_type != PacketType::Publish {
+            return Err(DecodeError::UnexpectedPacketType(header.packet_type));
+        }
+        if frame.len() != header.packet_len() {
+            return Err(DecodeError::Truncated);
+        }
+        let opts = DecodeOptions::v5();
+        let at = match crate::v5::Packet::<&[u8]>::decode_frame(&&frame[..], header, &opts)? {
+            crate::v5::Packet::Publish(p) => {
+                let topic_start = header.header_len + 2;
+                let topic_end = topic_start + p.topic.as_ref().map_or(0, |t| t.as_bytes().len());
+                let payload_start = frame.len() - p.payload.len();
+                Layout {
+                    topic_start: topic_start as u32,
+                    topic_end: topic_end as u32,
+                    props_start: (payload_start - p.properties.as_wire().len()) as u32,
+                    payload_start: payload_start as u32,
+                    qos_pid: p.qos_pid,
+                    dup: p.dup,
+                    retain: p.retain,
+                }
+            }
+            other => return Err(DecodeError::UnexpectedPacketType(other.packet_type())),
+        };
+        Ok(PublishFrame { frame, at })
+    }
+
+    /// The MQTT 5.0 properties (validated on arrival); empty for a 3.1.1 PUBLISH.
+    pub fn properties(&self) -> PublishProperties<&[u8]> {
+        PublishProperties::trusted(
+            &self.frame[self.at.props_start as usize..self.at.payload_start as usize],
+        )
+    }
+
+    /// The topic name (empty for a 5.0 PUBLISH sent with a Topic Alias alone).
     pub fn topic(&self) -> TopicName<&[u8]> {
         TopicName::trusted(&self.frame[self.at.topic_start as usize..self.at.topic_end as usize])
     }
@@ -114,7 +173,7 @@ impl PublishFrame {
         self.at.retain
     }
 
-    /// A borrowed view as a [`Publish`].
+    /// A borrowed view as a [`Publish`] (of a 5.0 frame: without its properties).
     pub fn as_publish(&self) -> Publish<&[u8]> {
         Publish {
             dup: self.at.dup,
@@ -125,7 +184,8 @@ impl PublishFrame {
         }
     }
 
-    /// An owned [`Publish`] whose topic and payload share the frame's memory.
+    /// An owned [`Publish`] whose topic and payload share the frame's memory (of a 5.0
+    /// frame: without its properties).
     pub fn to_publish(&self) -> Publish<Bytes> {
         Publish {
             dup: self.at.dup,
@@ -314,5 +374,37 @@ mod tests {
             PublishFrame::decode(bad.clone(), &header_of(&bad)),
             Err(DecodeError::WildcardInTopicName)
         );
+    }
+
+    #[test]
+    fn publish_frame_decode_v5_finds_properties_and_an_aliased_topic() {
+        let v5 = |b: &[u8]| {
+            FixedHeader::decode(b, &DecodeOptions::v5())
+                .unwrap()
+                .unwrap()
+        };
+        // QoS 1, id 7, "a/b", no properties, payload "hi".
+        let p = Bytes::from_static(b"\x32\x0a\x00\x03a/b\x00\x07\x00hi");
+        let f = PublishFrame::decode_v5(p.clone(), &v5(&p)).unwrap();
+        assert_eq!((f.topic_str(), f.payload()), ("a/b", &b"hi"[..]));
+        assert!(f.properties().is_empty());
+        assert_eq!(f.qos_pid().packet_id().map(|i| i.get()), Some(7));
+        // QoS 0, empty topic with Topic Alias 5 (section 3.3.2.1), payload "x".
+        let p = Bytes::from_static(b"\x30\x07\x00\x00\x03\x23\x00\x05x");
+        let f = PublishFrame::decode_v5(p.clone(), &v5(&p)).unwrap();
+        assert_eq!((f.topic_str(), f.payload()), ("", &b"x"[..]));
+        assert_eq!(f.properties().topic_alias().map(|a| a.get()), Some(5));
+        // An empty topic without an alias is refused.
+        let p = Bytes::from_static(b"\x30\x04\x00\x00\x00x");
+        assert_eq!(
+            PublishFrame::decode_v5(p.clone(), &v5(&p)),
+            Err(DecodeError::EmptyTopicWithoutAlias)
+        );
+        // A 3.1.1 frame has no properties.
+        let p = Bytes::from_static(b"\x30\x07\x00\x03a/bhi");
+        assert!(PublishFrame::decode(p.clone(), &header_of(&p))
+            .unwrap()
+            .properties()
+            .is_empty());
     }
 }
