@@ -2,11 +2,19 @@
 
 use core::fmt;
 
+use alloc::boxed::Box;
+
 use bytes::Bytes;
+use mqtt_proto::v5::{
+    ConnectReasonCode, DisconnectReasonCode, PropertyId, PubackReasonCode, PublishProperties,
+    SubackReasonCodes, UnsubackReasonCodes,
+};
 use mqtt_proto::{
-    ConnectReturnCode, DecodeError, PacketId, PacketType, Publish, PublishFrame, QoS, QosPid,
+    ConnectReturnCode, DecodeError, PacketId, PacketType, Publish, PublishFrame, QoS, QosPid, Str,
     SubackCodes, TopicName,
 };
+
+use crate::v5::{AuthError, MessageProperties};
 
 /// Handle of a command (publish, subscribe, unsubscribe). Unique for the life of the
 /// session, so an old operation can never be confused with a new one, whatever
@@ -43,17 +51,27 @@ pub struct Message {
     pub qos: QoS,
     /// Ask the broker to retain it.
     pub retain: bool,
+    /// 5.0: the message's properties (expiry, content type, response topic,
+    /// correlation data, payload format, user properties); ignored under 3.1.1.
+    pub properties: Option<Box<MessageProperties>>,
 }
 
 impl Message {
-    /// A message that is not retained.
+    /// A message that is not retained, without properties.
     pub fn new(topic: TopicName<Bytes>, payload: impl Into<Bytes>, qos: QoS) -> Message {
         Message {
             topic,
             payload: payload.into(),
             qos,
             retain: false,
+            properties: None,
         }
+    }
+
+    /// The same message with 5.0 properties.
+    pub fn with_properties(mut self, properties: MessageProperties) -> Message {
+        self.properties = Some(Box::new(properties));
+        self
     }
 
     /// The first-attempt PUBLISH of this message with `packet_id` (ignored at QoS 0).
@@ -80,6 +98,7 @@ impl fmt::Debug for Message {
             .field("payload_len", &self.payload.len())
             .field("qos", &self.qos)
             .field("retain", &self.retain)
+            .field("properties", &self.properties)
             .finish()
     }
 }
@@ -88,16 +107,31 @@ impl fmt::Debug for Message {
 /// the read buffer (no copy, one reference count).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
-    /// The PUBLISH as received.
+    /// The PUBLISH as received. Under 5.0 its topic is empty when the broker sent a
+    /// Topic Alias alone: [`Incoming::topic`] has the resolved one.
     pub publish: PublishFrame,
     /// In manual-ack mode, the handle to acknowledge a QoS 1 or 2 message with.
     pub delivery: Option<DeliveryId>,
+    /// 5.0: the topic a Topic Alias stood for, when the PUBLISH had no topic name.
+    pub(crate) aliased_topic: Option<TopicName<Bytes>>,
 }
 
 impl Incoming {
-    /// The topic it was published to.
+    /// The topic it was published to (under 5.0, resolved from its Topic Alias when the
+    /// broker sent the alias alone).
     pub fn topic(&self) -> &str {
-        self.publish.topic_str()
+        match &self.aliased_topic {
+            Some(t) => t.as_str(),
+            None => self.publish.topic_str(),
+        }
+    }
+
+    /// 5.0: the PUBLISH properties as received (empty under 3.1.1): Payload Format
+    /// Indicator, Message Expiry Interval (what is left of it), Content Type,
+    /// Response Topic, Correlation Data, User Properties, Subscription Identifiers
+    /// (one per matching subscription that has one) and Topic Alias.
+    pub fn properties(&self) -> PublishProperties<&[u8]> {
+        self.publish.properties()
     }
 
     /// The payload.
@@ -110,9 +144,14 @@ impl Incoming {
         self.publish.payload_bytes()
     }
 
-    /// The PUBLISH with owned topic and payload (views, not copies).
+    /// The PUBLISH with owned topic (the resolved one) and payload (views, not
+    /// copies), without its 5.0 properties.
     pub fn to_publish(&self) -> Publish<Bytes> {
-        self.publish.to_publish()
+        let mut p = self.publish.to_publish();
+        if let Some(t) = &self.aliased_topic {
+            p.topic = t.clone();
+        }
+        p
     }
 
     /// QoS it was delivered with.
@@ -152,6 +191,57 @@ pub enum Outcome {
     /// The broker lost the session before acknowledging, and
     /// `republish_on_session_loss` is off.
     SessionLost,
+    /// 5.0: the broker refused the message: PUBACK, or PUBREC (the QoS 2 flow then
+    /// ends, without PUBREL), with a failure reason code (0x80 or above).
+    Rejected {
+        /// The reason code.
+        reason_code: PubackReasonCode,
+        /// The Reason String, if the broker sent one.
+        reason_string: Option<Str<Bytes>>,
+    },
+    /// 5.0: SUBACK: one reason code per filter, in order (the maximum QoS granted,
+    /// or why not).
+    SubscribedV5(SubackReasonCodes<Bytes>),
+    /// 5.0: UNSUBACK: one reason code per filter, in order.
+    UnsubscribedV5(UnsubackReasonCodes<Bytes>),
+    /// 5.0: never sent: what the server announced in CONNACK does not allow it.
+    NotSent(NotSent),
+    /// 5.0: the message's Message Expiry Interval passed before it could be sent.
+    Expired,
+}
+
+/// Why a 5.0 command was not sent: the packet breaks a limit the server announced in
+/// CONNACK. Checked when the command is about to go out (the limits are the current
+/// connection's); the session never sends a packet the server said it refuses.
+///
+/// A publish above the server's Maximum QoS fails instead of going out at a lower QoS:
+/// the QoS is the application's delivery guarantee, and lowering it behind its back
+/// (exactly once becoming at least once, say) would break the promise silently. The
+/// application can publish again at the QoS [`crate::ServerLimits`] allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotSent {
+    /// The packet exceeds the server's Maximum Packet Size [MQTT-3.2.2-15].
+    PacketTooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The server's maximum.
+        maximum: u32,
+    },
+    /// The publish's QoS exceeds the server's Maximum QoS [MQTT-3.2.2-11].
+    QoSNotSupported {
+        /// The server's maximum.
+        maximum: QoS,
+    },
+    /// A retained publish to a server without Retain Available [MQTT-3.2.2-14].
+    RetainNotSupported,
+    /// A filter with a wildcard, and the server has no Wildcard Subscription Available.
+    WildcardSubscriptionsNotSupported,
+    /// A shared subscription, and the server has no Shared Subscription Available.
+    SharedSubscriptionsNotSupported,
+    /// A Subscription Identifier, and the server has no Subscription Identifier
+    /// Available.
+    SubscriptionIdentifiersNotSupported,
 }
 
 /// Why the connection ended.
@@ -168,8 +258,21 @@ pub enum DisconnectReason {
     PingTimeout,
     /// The broker refused the connection.
     Refused(ConnectReturnCode),
-    /// The broker broke the protocol.
+    /// The broker broke the protocol. Under 5.0 the session sends a DISCONNECT with
+    /// [`ProtocolError::reason_code`] before the caller closes the transport (section
+    /// 4.13.1).
     Protocol(ProtocolError),
+    /// 5.0: the broker refused the connection: CONNACK with this reason code
+    /// ([`crate::Session::connack`] has its properties, e.g. a Reason String or a
+    /// Server Reference).
+    RefusedV5(ConnectReasonCode),
+    /// 5.0: the broker sent DISCONNECT with this reason code
+    /// ([`crate::Session::server_disconnect`] has the packet: Reason String, Server
+    /// Reference, User Properties).
+    Server(DisconnectReasonCode),
+    /// 5.0: our [`crate::Authenticator`] refused the server's authentication; the
+    /// session sends DISCONNECT 0x80 [MQTT-4.12.1-2].
+    Auth(AuthError),
 }
 
 /// A protocol violation by the broker; the session closes the connection.
@@ -200,6 +303,46 @@ pub enum ProtocolError {
     SessionPresentOnCleanSession,
     /// PUBREL for a message not yet acknowledged with PUBREC.
     PubrelBeforePubrec(u16),
+    /// 5.0: more unacknowledged incoming QoS 1 and 2 messages than our Receive
+    /// Maximum [MQTT-3.3.4-9]. DISCONNECT 0x93.
+    ReceiveMaximumExceeded,
+    /// 5.0: a Topic Alias above our Topic Alias Maximum [MQTT-3.3.2-10] (0 is refused by
+    /// the decoder: [`DecodeError::InvalidPropertyValue`]). DISCONNECT 0x94.
+    TopicAliasInvalid(u16),
+    /// 5.0: a PUBLISH with an empty topic and a Topic Alias not set on this
+    /// connection (section 3.3.2.3.4). DISCONNECT 0x82.
+    UnknownTopicAlias(u16),
+    /// 5.0: a payload that is not UTF-8 although its Payload Format Indicator says
+    /// it is (section 3.3.2.3.2). DISCONNECT 0x99.
+    PayloadFormatInvalid,
+    /// 5.0: an UNSUBACK whose reason code count differs from the UNSUBSCRIBE's filter
+    /// count [MQTT-3.11.3-1].
+    UnsubackCountMismatch {
+        /// Filters unsubscribed.
+        expected: usize,
+        /// Reason codes received.
+        got: usize,
+    },
+    /// 5.0: AUTH, or an Authentication Method, where none may come: without an
+    /// authentication in progress, or with another method than ours [MQTT-4.12.0-5],
+    /// [MQTT-4.12.0-6].
+    UnexpectedAuth,
+}
+
+impl ProtocolError {
+    /// The DISCONNECT reason code a 5.0 session sends for this violation.
+    pub fn reason_code(&self) -> DisconnectReasonCode {
+        use DisconnectReasonCode as C;
+        match self {
+            ProtocolError::Decode(DecodeError::PacketTooLarge { .. }) => C::PacketTooLarge,
+            ProtocolError::Decode(DecodeError::InvalidPropertyValue(PropertyId::TopicAlias))
+            | ProtocolError::TopicAliasInvalid(_) => C::TopicAliasInvalid,
+            ProtocolError::Decode(_) => C::MalformedPacket,
+            ProtocolError::ReceiveMaximumExceeded => C::ReceiveMaximumExceeded,
+            ProtocolError::PayloadFormatInvalid => C::PayloadFormatInvalid,
+            _ => C::ProtocolError,
+        }
+    }
 }
 
 /// Something the application should know.
@@ -226,6 +369,8 @@ pub enum Event {
         /// Why.
         reason: DisconnectReason,
     },
+    /// 5.0: a re-authentication ([`crate::Session::reauthenticate`]) succeeded.
+    Reauthenticated,
     /// The broker had no session although one was expected (clean session off).
     SessionLost {
         /// Unacknowledged messages published again as new.

@@ -8,7 +8,7 @@ use mqtt_proto::{
     PublishFrame, QosPid, Suback, SubackReturnCode, SubscribeFilters,
 };
 
-use crate::session::{Inbound, Op, OpKind, Stage, State};
+use crate::session::{Granted, Inbound, Op, OpKind, Stage, State, Subs, Unsubs};
 use crate::{DisconnectReason, Event, Incoming, Instant, Outcome, ProtocolError, Session, StoreOp};
 
 impl Session {
@@ -21,6 +21,10 @@ impl Session {
     /// closes the transport.
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
         self.tick(now);
+        if self.v5.is_some() {
+            self.read_v5(buf);
+            return;
+        }
         let opts = DecodeOptions::with_max_packet_size(self.config.max_packet_size);
         while self.state != State::Disconnected {
             // The fixed header alone says whether the packet is whole, and refuses an
@@ -44,7 +48,7 @@ impl Session {
                 // One view of the read buffer per message: its payload is never copied.
                 PacketType::Publish => {
                     match PublishFrame::decode(buf.split_to(len).freeze(), &header) {
-                        Ok(p) if self.state == State::Connected => self.on_publish(p),
+                        Ok(p) if self.state == State::Connected => self.on_publish(p, None),
                         Ok(_) => Err(ProtocolError::UnexpectedPacket(PacketType::Publish)),
                         Err(e) => Err(ProtocolError::Decode(e)),
                     }
@@ -130,17 +134,20 @@ impl Session {
         if c.session_present && self.config.clean_session {
             return Err(ProtocolError::SessionPresentOnCleanSession); // [MQTT-3.2.2-1]
         }
+        self.accepted(c.session_present);
+        Ok(())
+    }
+
+    /// The broker accepted the connection (either version).
+    pub(crate) fn accepted(&mut self, session_present: bool) {
         self.state = State::Connected;
         self.stats.connects += 1;
-        if !c.session_present {
+        if !session_present {
             self.session_lost();
         }
-        self.events.push_back(Event::Connected {
-            session_present: c.session_present,
-        });
-        self.resend(c.session_present);
+        self.events.push_back(Event::Connected { session_present });
+        self.resend(session_present);
         self.pump();
-        Ok(())
     }
 
     /// The broker holds no session: what it had of ours is gone. Incoming QoS 2 ids
@@ -190,22 +197,30 @@ impl Session {
         }
         let mut resubscribed = 0;
         if self.config.resubscribe_on_session_loss && !self.subscriptions.is_empty() {
-            let items: Vec<_> = self
-                .subscriptions
-                .iter()
-                .map(|(f, q)| (f.clone(), *q))
-                .collect();
-            resubscribed = items.len();
-            if let (Ok(filters), Some(pid)) =
-                (SubscribeFilters::from_items(&items), self.alloc_packet_id())
-            {
-                let op = self.new_op();
-                // Goes first: messages published after it may loop back to us.
-                let kind = OpKind::Subscribe {
-                    filters,
-                    internal: true,
-                };
-                self.insert_op_first(pid, op, kind);
+            resubscribed = self.subscriptions.len();
+            let requests = if self.v5.is_some() {
+                self.resubscriptions_v5()
+            } else {
+                let items: Vec<_> = self
+                    .subscriptions
+                    .iter()
+                    .map(|(f, g)| (f.clone(), g.qos))
+                    .collect();
+                SubscribeFilters::from_items(&items)
+                    .map(Subs::V311)
+                    .into_iter()
+                    .collect()
+            };
+            for filters in requests {
+                if let Some(pid) = self.alloc_packet_id() {
+                    let op = self.new_op();
+                    // Goes first: messages published after it may loop back to us.
+                    let kind = OpKind::Subscribe {
+                        filters,
+                        internal: true,
+                    };
+                    self.insert_op_first(pid, op, kind);
+                }
             }
         }
         if had_state && !self.config.clean_session {
@@ -219,8 +234,13 @@ impl Session {
 
     /// Sends again, in original order, what awaits acknowledgement [MQTT-4.4.0-1]:
     /// PUBLISH (DUP set if the broker kept the session [MQTT-3.3.1-1]), PUBREL, and
-    /// SUBSCRIBE / UNSUBSCRIBE.
+    /// SUBSCRIBE / UNSUBSCRIBE. Under 5.0, within what the new connection allows (see
+    /// `resend_v5`).
     fn resend(&mut self, session_present: bool) {
+        if self.v5.is_some() {
+            self.resend_v5(session_present);
+            return;
+        }
         for id in self.ops_in_order() {
             let Some(op) = self.ops.get_mut(&id) else {
                 continue;
@@ -233,6 +253,7 @@ impl Session {
                 OpKind::Publish {
                     publish,
                     stage: Stage::AwaitAck,
+                    ..
                 } => {
                     publish.dup = session_present;
                     self.send_op(pid, op_id);
@@ -252,13 +273,20 @@ impl Session {
         }
     }
 
-    fn on_publish(&mut self, publish: PublishFrame) -> Result<(), ProtocolError> {
+    /// An incoming PUBLISH (either version); `aliased_topic` is the topic its 5.0 Topic
+    /// Alias stood for, when it came without a topic name.
+    pub(crate) fn on_publish(
+        &mut self,
+        publish: PublishFrame,
+        aliased_topic: Option<mqtt_proto::TopicName<Bytes>>,
+    ) -> Result<(), ProtocolError> {
         self.stats.publishes_received += 1;
         match publish.qos_pid() {
             QosPid::AtMostOnce => {
                 self.events.push_back(Event::Message(Incoming {
                     publish,
                     delivery: None,
+                    aliased_topic,
                 }));
             }
             QosPid::AtLeastOnce(id) => {
@@ -267,9 +295,13 @@ impl Session {
                     self.unacked_qos1.insert(id.get());
                 } else {
                     self.send(Packet::Puback(id));
+                    self.inbound_acked();
                 }
-                self.events
-                    .push_back(Event::Message(Incoming { publish, delivery }));
+                self.events.push_back(Event::Message(Incoming {
+                    publish,
+                    delivery,
+                    aliased_topic,
+                }));
             }
             // [MQTT-4.3.3-2]: deliver once; the id stays reserved until PUBREL, and a
             // re-sent PUBLISH with it is answered, not delivered again.
@@ -283,8 +315,11 @@ impl Session {
                         self.journal(|| StoreOp::InboundReceived { packet_id: id });
                         self.send(Packet::Pubrec(id));
                     }
-                    self.events
-                        .push_back(Event::Message(Incoming { publish, delivery }));
+                    self.events.push_back(Event::Message(Incoming {
+                        publish,
+                        delivery,
+                        aliased_topic,
+                    }));
                 }
                 Some(Inbound::RecSent) => self.send(Packet::Pubrec(id)),
                 Some(Inbound::AwaitingAppAck) => {} // PUBREC goes when the app acks
@@ -294,10 +329,24 @@ impl Session {
     }
 
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the flow is complete.
-    fn on_ack(&mut self, packet_type: PacketType, id: PacketId) -> Result<(), ProtocolError> {
+    pub(crate) fn on_ack(
+        &mut self,
+        packet_type: PacketType,
+        id: PacketId,
+    ) -> Result<(), ProtocolError> {
+        self.on_ack_as(packet_type, id, Outcome::Acknowledged)
+    }
+
+    /// [`Session::on_ack`], completing with `outcome` (a 5.0 PUBACK may refuse).
+    pub(crate) fn on_ack_as(
+        &mut self,
+        packet_type: PacketType,
+        id: PacketId,
+        outcome: Outcome,
+    ) -> Result<(), ProtocolError> {
         let expected = match self.ops.get(&id.get()) {
             Some(Op {
-                kind: OpKind::Publish { publish, stage },
+                kind: OpKind::Publish { publish, stage, .. },
                 ..
             }) => match packet_type {
                 PacketType::Puback => matches!(publish.qos_pid, QosPid::AtLeastOnce(_)),
@@ -313,10 +362,8 @@ impl Session {
         }
         if let Some(op) = self.remove_op(id.get()) {
             self.journal(|| StoreOp::Complete { op: op.op.get() });
-            self.events.push_back(Event::Completed {
-                op: op.op,
-                outcome: Outcome::Acknowledged,
-            });
+            self.events
+                .push_back(Event::Completed { op: op.op, outcome });
         }
         self.pump();
         Ok(())
@@ -324,11 +371,11 @@ impl Session {
 
     /// PUBREC: the broker has the message; release it. The PUBLISH is never sent
     /// again after this, only PUBREL [MQTT-4.3.3-1].
-    fn on_pubrec(&mut self, id: PacketId) -> Result<(), ProtocolError> {
+    pub(crate) fn on_pubrec(&mut self, id: PacketId) -> Result<(), ProtocolError> {
         match self.ops.get_mut(&id.get()) {
             Some(Op {
                 op,
-                kind: OpKind::Publish { publish, stage },
+                kind: OpKind::Publish { publish, stage, .. },
                 ..
             }) if matches!(publish.qos_pid, QosPid::ExactlyOnce(_)) => {
                 // A repeated PUBREC (after a resend) is answered again.
@@ -354,7 +401,7 @@ impl Session {
 
     /// PUBREL: forget the id and complete with PUBCOMP, also for an unknown id (its
     /// PUBCOMP may have been lost) [MQTT-4.3.3-2].
-    fn on_pubrel(&mut self, id: PacketId) -> Result<(), ProtocolError> {
+    pub(crate) fn on_pubrel(&mut self, id: PacketId) -> Result<(), ProtocolError> {
         if self.inbound_qos2.get(&id.get()) == Some(&Inbound::AwaitingAppAck) {
             return Err(ProtocolError::PubrelBeforePubrec(id.get()));
         }
@@ -362,13 +409,18 @@ impl Session {
             self.journal(|| StoreOp::InboundReleased { packet_id: id });
         }
         self.send(Packet::Pubcomp(id));
+        self.inbound_acked();
         Ok(())
     }
 
     fn on_suback(&mut self, s: Suback<Bytes>) -> Result<(), ProtocolError> {
         let id = s.packet_id.get();
         let Some(Op {
-            kind: OpKind::Subscribe { filters, .. },
+            kind:
+                OpKind::Subscribe {
+                    filters: Subs::V311(filters),
+                    ..
+                },
             ..
         }) = self.ops.get(&id)
         else {
@@ -382,10 +434,15 @@ impl Session {
             return Err(ProtocolError::SubackCountMismatch { expected, got }); // [MQTT-3.8.4-5]
         }
         let granted: Vec<_> = filters.iter().zip(s.codes.iter()).collect();
-        for ((filter, _), code) in granted {
+        for ((filter, asked), code) in granted {
             match code {
-                SubackReturnCode::Success(q) => {
-                    self.subscriptions.insert(filter, q);
+                SubackReturnCode::Success(qos) => {
+                    let g = Granted {
+                        qos,
+                        options: mqtt_proto::v5::SubscriptionOptions::new(asked),
+                        id: None,
+                    };
+                    self.subscriptions.insert(filter, g);
                 }
                 SubackReturnCode::Failure => {
                     self.subscriptions.remove(&filter);
@@ -411,7 +468,10 @@ impl Session {
 
     fn on_unsuback(&mut self, id: PacketId) -> Result<(), ProtocolError> {
         let Some(Op {
-            kind: OpKind::Unsubscribe { filters },
+            kind:
+                OpKind::Unsubscribe {
+                    filters: Unsubs::V311(filters),
+                },
             ..
         }) = self.ops.get(&id.get())
         else {

@@ -79,6 +79,7 @@ impl SessionState {
             queued: alloc::vec::Vec::new(),
             inbound_qos2: alloc::vec::Vec::new(),
             subscriptions: alloc::vec::Vec::new(),
+            subscription_options: alloc::vec::Vec::new(),
             next_packet_id: 1,
         }
     }

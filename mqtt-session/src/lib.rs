@@ -119,6 +119,7 @@ mod session;
 mod state;
 mod time;
 mod timers;
+mod v5;
 
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -126,11 +127,12 @@ pub mod sim;
 pub use config::Config;
 pub use error::Error;
 pub use event::{
-    DeliveryId, DisconnectReason, Event, Incoming, Message, OpId, Outcome, ProtocolError,
+    DeliveryId, DisconnectReason, Event, Incoming, Message, NotSent, OpId, Outcome, ProtocolError,
 };
 pub use journal::{MemoryStore, Store, StoreOp};
 pub use session::{Session, State, Stats, Transmit};
 pub use state::{SessionState, StoredCommand, StoredOp, StoredQueued};
 pub use time::Instant;
+pub use v5::{AuthError, AuthOutcome, Authenticator, MessageProperties, ServerLimits};
 
 pub use mqtt_proto as proto;

@@ -1,15 +1,19 @@
 //! The session: its state, getters and outputs. Inputs and commands live in
 //! `inbound.rs`, `commands.rs` and `timers.rs`.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
+use mqtt_proto::v5::{self as v5p, SubscriptionId, SubscriptionOptions};
 use mqtt_proto::{
-    Packet, PacketId, Publish, QoS, SubscribeFilters, TopicFilter, UnsubscribeFilters,
+    Packet, PacketId, ProtocolVersion, Publish, QoS, SubscribeFilters, TopicFilter,
+    UnsubscribeFilters,
 };
 
 use crate::idmap::{id_map, id_set, IdMap, IdSet};
+use crate::v5::{OpProps, V5};
 use crate::{Config, DisconnectReason, Event, Instant, Message, OpId, Outcome, StoreOp};
 
 /// Connection state.
@@ -94,18 +98,53 @@ pub(crate) struct Op {
 
 #[derive(Debug, Clone)]
 pub(crate) enum OpKind {
+    /// The PUBLISH fields every version has, and the 5.0 properties (`None` under
+    /// 3.1.1 and for a message without any).
     Publish {
         publish: Publish<Bytes>,
+        props: Option<Box<OpProps>>,
         stage: Stage,
     },
     /// `internal`: a resubscription the session made itself (not reported).
     Subscribe {
-        filters: SubscribeFilters<Bytes>,
+        filters: Subs,
         internal: bool,
     },
     Unsubscribe {
-        filters: UnsubscribeFilters<Bytes>,
+        filters: Unsubs,
     },
+}
+
+/// The filters (and 5.0 properties) of a SUBSCRIBE, in the session's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subs {
+    V311(SubscribeFilters<Bytes>),
+    V5 {
+        filters: v5p::SubscribeFilters<Bytes>,
+        properties: v5p::SubscribeProperties<Bytes>,
+    },
+}
+
+/// The filters (and 5.0 properties) of an UNSUBSCRIBE, in the session's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unsubs {
+    V311(UnsubscribeFilters<Bytes>),
+    V5 {
+        filters: v5p::UnsubscribeFilters<Bytes>,
+        properties: v5p::UnsubscribeProperties<Bytes>,
+    },
+}
+
+/// A subscription the broker granted, and how it was asked for (to subscribe again
+/// the same way after a lost session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Granted {
+    /// The maximum QoS granted.
+    pub(crate) qos: QoS,
+    /// The options asked for (5.0; under 3.1.1 only the QoS).
+    pub(crate) options: SubscriptionOptions,
+    /// The Subscription Identifier asked for (5.0).
+    pub(crate) id: Option<SubscriptionId>,
 }
 
 /// A command not yet sent.
@@ -113,13 +152,16 @@ pub(crate) enum OpKind {
 pub(crate) struct Pending {
     pub(crate) op: OpId,
     pub(crate) kind: PendingKind,
+    /// When the session took it (a message's expiry counts from then); `None` for a
+    /// restored command, set when the session first looks at it.
+    pub(crate) accepted: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum PendingKind {
     Publish(Message),
-    Subscribe(SubscribeFilters<Bytes>),
-    Unsubscribe(UnsubscribeFilters<Bytes>),
+    Subscribe(Subs),
+    Unsubscribe(Unsubs),
 }
 
 /// A packet waiting in the send queue; encoded lazily by `poll_transmit`, so nothing
@@ -135,7 +177,13 @@ pub(crate) enum SendItem {
     /// released (QoS 2, PUBREC came), and then nothing is sent.
     Op { packet_id: u16, op: OpId },
     /// A QoS 0 publish: completes when handed out.
-    Qos0 { op: OpId, message: Message },
+    Qos0 {
+        op: OpId,
+        message: Message,
+        accepted: Option<Instant>,
+    },
+    /// A packet already encoded (5.0 DISCONNECT with a reason, AUTH).
+    Encoded(Bytes),
 }
 
 /// Incoming QoS 2 message state, per packet identifier.
@@ -153,7 +201,8 @@ const MAX_HEAD: usize = 64 * 1024;
 /// it: an allocation per ~100 PUBLISH headers, not one per transmit.
 const HEAD_CHUNK: usize = 2048;
 
-/// The MQTT 3.1.1 client protocol, as a state machine without I/O.
+/// The MQTT client protocol (3.1.1 or 5.0, by [`Config::protocol`]), as a state
+/// machine without I/O.
 ///
 /// See the [crate documentation](crate) for the run loop and the poll order.
 #[derive(Debug)]
@@ -183,19 +232,21 @@ pub struct Session {
     /// Manual acks: incoming QoS 1 identifiers delivered but not acked.
     pub(crate) unacked_qos1: IdSet,
     /// Granted subscriptions, for resubscribing after a lost session.
-    pub(crate) subscriptions: BTreeMap<TopicFilter<Bytes>, QoS>,
+    pub(crate) subscriptions: BTreeMap<TopicFilter<Bytes>, Granted>,
     pub(crate) connect_deadline: Instant,
     pub(crate) last_sent: Instant,
     pub(crate) last_received: Instant,
     pub(crate) ping_deadline: Option<Instant>,
     pub(crate) stats: Stats,
+    /// 5.0 state (`None` for a 3.1.1 session): what the server allows, topic aliases,
+    /// flow control, authentication.
+    pub(crate) v5: Option<Box<V5>>,
 }
 
 impl Session {
     /// A disconnected session; call [`Session::connect`] once a transport is open.
     pub fn new(config: Config) -> Session {
         Session {
-            config,
             state: State::Disconnected,
             now: Instant::default(),
             epoch: 0,
@@ -220,7 +271,21 @@ impl Session {
             last_received: Instant::default(),
             ping_deadline: None,
             stats: Stats::default(),
+            v5: (config.protocol == ProtocolVersion::V5).then(|| Box::new(V5::new())),
+            config,
         }
+    }
+
+    /// 5.0: the [`crate::Authenticator`] for enhanced authentication, used from the
+    /// next [`Session::connect`] on (its method and first data go in CONNECT). A 3.1.1
+    /// session has no enhanced authentication: [`crate::Error::Unsupported`].
+    pub fn set_authenticator(
+        &mut self,
+        authenticator: Box<dyn crate::Authenticator>,
+    ) -> Result<(), crate::Error> {
+        let v5 = self.v5.as_deref_mut().ok_or(crate::Error::Unsupported)?;
+        v5.auth.authenticator = Some(authenticator);
+        Ok(())
     }
 
     // A. Getters.
@@ -245,9 +310,33 @@ impl Session {
         &self.config
     }
 
+    /// 5.0: what the server allows on the current (or last) connection, from its
+    /// CONNACK; `None` for a 3.1.1 session.
+    pub fn server_limits(&self) -> Option<&crate::ServerLimits> {
+        self.v5.as_deref().map(|v| &v.limits)
+    }
+
+    /// 5.0: the last CONNACK, as received (its Reason String, Response Information,
+    /// Server Reference, User Properties...).
+    pub fn connack(&self) -> Option<&v5p::Connack<Bytes>> {
+        self.v5.as_deref()?.connack.as_ref()
+    }
+
+    /// 5.0: the server's DISCONNECT that ended the last connection, if one did (its
+    /// Reason String, Server Reference, User Properties).
+    pub fn server_disconnect(&self) -> Option<&v5p::Disconnect<Bytes>> {
+        self.v5.as_deref()?.disconnect.as_ref()
+    }
+
+    /// 5.0: the Client Identifier the server assigned (our configured one was empty);
+    /// later connections use it.
+    pub fn assigned_client_id(&self) -> Option<&mqtt_proto::Str<Bytes>> {
+        self.v5.as_deref()?.assigned_client_id.as_ref()
+    }
+
     /// Subscriptions the broker has granted, with their QoS.
     pub fn subscriptions(&self) -> impl Iterator<Item = (&TopicFilter<Bytes>, QoS)> {
-        self.subscriptions.iter().map(|(f, q)| (f, *q))
+        self.subscriptions.iter().map(|(f, g)| (f, g.qos))
     }
 
     // D. Outputs: drain all three after every input or command.
@@ -274,44 +363,64 @@ impl Session {
                 SendItem::Control(packet) => {
                     let _ = packet.encode_to(&mut self.out);
                 }
+                SendItem::Op { packet_id, op } if self.v5.is_some() => {
+                    payload = self.encode_op_v5(packet_id, op);
+                }
                 SendItem::Op { packet_id, op } => match self.ops.get(&packet_id) {
                     Some(o) if o.op == op => match &o.kind {
                         OpKind::Publish {
                             publish,
                             stage: Stage::AwaitAck,
+                            ..
                         } => {
                             let _ = publish.encode_header(&mut self.out);
                             payload = publish.payload.clone();
                             self.stats.publishes_sent += 1;
                         }
                         OpKind::Publish { .. } => {} // released: only PUBREL now
-                        OpKind::Subscribe { filters, .. } => {
+                        OpKind::Subscribe {
+                            filters: Subs::V311(filters),
+                            ..
+                        } => {
                             let packet = Packet::Subscribe(mqtt_proto::Subscribe {
                                 packet_id: PacketId::new(packet_id).unwrap_or(PacketId::MIN),
                                 filters: filters.clone(),
                             });
                             let _ = packet.encode_to(&mut self.out);
                         }
-                        OpKind::Unsubscribe { filters } => {
+                        OpKind::Unsubscribe {
+                            filters: Unsubs::V311(filters),
+                        } => {
                             let packet = Packet::Unsubscribe(mqtt_proto::Unsubscribe {
                                 packet_id: PacketId::new(packet_id).unwrap_or(PacketId::MIN),
                                 filters: filters.clone(),
                             });
                             let _ = packet.encode_to(&mut self.out);
                         }
+                        // A 3.1.1 session holds only 3.1.1 filters.
+                        OpKind::Subscribe { .. } | OpKind::Unsubscribe { .. } => {}
                     },
                     _ => {} // completed or replaced before it went out
                 },
-                SendItem::Qos0 { op, message } => {
-                    let publish = message.into_publish(PacketId::MIN);
-                    let _ = publish.encode_header(&mut self.out);
-                    payload = publish.payload;
+                SendItem::Qos0 {
+                    op,
+                    message,
+                    accepted,
+                } => {
+                    if self.v5.is_some() {
+                        payload = self.encode_qos0_v5(message, accepted);
+                    } else {
+                        let publish = message.into_publish(PacketId::MIN);
+                        let _ = publish.encode_header(&mut self.out);
+                        payload = publish.payload;
+                    }
                     self.stats.publishes_sent += 1;
                     self.events.push_back(Event::Completed {
                         op,
                         outcome: Outcome::Sent,
                     });
                 }
+                SendItem::Encoded(bytes) => self.out.extend_from_slice(&bytes),
             }
             if !payload.is_empty() || self.out.len() >= MAX_HEAD {
                 break;
@@ -321,6 +430,9 @@ impl Session {
             return None;
         }
         let head = self.out.split().freeze();
+        if let Some(v5) = self.v5.as_deref_mut() {
+            v5.transmitted = true;
+        }
         self.last_sent = self.now;
         self.stats.bytes_sent += (head.len() + payload.len()) as u64;
         Some(Transmit { head, payload })
@@ -376,10 +488,16 @@ impl Session {
         }
         self.state = State::Disconnected;
         while let Some(item) = self.sendq.pop_back() {
-            if let SendItem::Qos0 { op, message } = item {
+            if let SendItem::Qos0 {
+                op,
+                message,
+                accepted,
+            } = item
+            {
                 self.pending.push_front(Pending {
                     op,
                     kind: PendingKind::Publish(message),
+                    accepted,
                 });
             }
         }
@@ -431,6 +549,11 @@ impl Session {
         let op = self.ops.remove(&packet_id)?;
         if matches!(op.kind, OpKind::Publish { .. }) {
             self.inflight_publishes -= 1;
+            if let Some(v5) = self.v5.as_deref_mut() {
+                if !v5.deferred.is_empty() {
+                    v5.deferred.retain(|id| *id != packet_id);
+                }
+            }
         }
         Some(op)
     }

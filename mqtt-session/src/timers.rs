@@ -1,5 +1,7 @@
 //! Keepalive, ping timeout and CONNACK timeout.
 
+use core::time::Duration;
+
 use mqtt_proto::Packet;
 
 use crate::session::State;
@@ -25,7 +27,8 @@ impl Session {
                 } else if let Some(due) = self.ping_due() {
                     if self.now >= due {
                         self.send(Packet::Pingreq);
-                        self.ping_deadline = Some(self.now + self.config.ping_timeout());
+                        let timeout = self.config.ping_timeout(self.keep_alive_interval());
+                        self.ping_deadline = Some(self.now + timeout);
                     }
                 }
             }
@@ -46,10 +49,23 @@ impl Session {
     /// silence on our side is what [MQTT-3.1.2-23] requires a ping for; silence on the
     /// broker's side is how a dead connection is found while we are still sending.
     fn ping_due(&self) -> Option<Instant> {
-        let keep_alive = self.config.keep_alive_interval();
+        let keep_alive = self.keep_alive_interval();
         if keep_alive.is_zero() {
             return None;
         }
         Some(self.last_sent.min(self.last_received) + keep_alive)
+    }
+}
+
+impl Session {
+    /// The keep alive in use: the server's Server Keep Alive when its CONNACK had one
+    /// [MQTT-3.2.2-21], otherwise what CONNECT announced.
+    pub(crate) fn keep_alive_interval(&self) -> Duration {
+        let secs = self
+            .v5
+            .as_ref()
+            .and_then(|v| v.limits.server_keep_alive)
+            .unwrap_or_else(|| self.config.keep_alive_secs());
+        Duration::from_secs(secs.into())
     }
 }
