@@ -221,7 +221,6 @@ impl Session {
                 }
                 if self.state == State::Connected {
                     self.send(Packet::Puback(id));
-                    self.inbound_acked();
                 }
             }
             // The broker lost the session the delivery came in: its id now belongs to

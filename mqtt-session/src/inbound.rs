@@ -295,7 +295,6 @@ impl Session {
                     self.unacked_qos1.insert(id.get());
                 } else {
                     self.send(Packet::Puback(id));
-                    self.inbound_acked();
                 }
                 self.events.push_back(Event::Message(Incoming {
                     publish,
@@ -409,7 +408,6 @@ impl Session {
             self.journal(|| StoreOp::InboundReleased { packet_id: id });
         }
         self.send(Packet::Pubcomp(id));
-        self.inbound_acked();
         Ok(())
     }
 

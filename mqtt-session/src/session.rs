@@ -362,6 +362,12 @@ impl Session {
             match item {
                 SendItem::Control(packet) => {
                     let _ = packet.encode_to(&mut self.out);
+                    if let (Some(v5), Packet::Puback(_) | Packet::Pubcomp(_)) =
+                        (self.v5.as_deref_mut(), &packet)
+                    {
+                        // Handed out: the server may have it from now on (section 4.9).
+                        v5.inbound_inflight = v5.inbound_inflight.saturating_sub(1);
+                    }
                 }
                 SendItem::Op { packet_id, op } if self.v5.is_some() => {
                     payload = self.encode_op_v5(packet_id, op);

@@ -353,15 +353,7 @@ impl Session {
         }
         Ok(())
     }
-
-    /// One of our PUBACK / PUBCOMP is queued: the server has one fewer in flight.
-    pub(crate) fn inbound_acked(&mut self) {
-        if let Some(v5) = self.v5.as_deref_mut() {
-            v5.inbound_inflight = v5.inbound_inflight.saturating_sub(1);
-        }
-    }
 }
-
 /// How a PUBACK or PUBREC with `code` completes a publish.
 fn rejection(code: PubackReasonCode, props: &v5::AckProperties<Bytes>) -> Outcome {
     if code.is_error() {

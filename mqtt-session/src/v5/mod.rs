@@ -83,10 +83,10 @@ pub(crate) struct V5 {
     pub(crate) out_aliases: OutAliases,
     pub(crate) in_aliases: InAliases,
     /// The server's count of incoming QoS 1 and 2 messages in flight, as far as we can
-    /// tell: PUBLISH received on this connection minus PUBACK / PUBCOMP queued, never
-    /// below zero (the send quota of section 4.9 seen from our side). Counting an ack
-    /// when it is queued, not when the server reads it, can only undercount: the
-    /// Receive Maximum check never fires on a server that keeps the rule.
+    /// tell: PUBLISH received on this connection minus PUBACK / PUBCOMP handed out,
+    /// never below zero (the send quota of section 4.9 seen from our side). Counting an
+    /// ack when it is handed out, not when the server reads it, can only undercount:
+    /// the Receive Maximum check never fires on a server that keeps the rule.
     pub(crate) inbound_inflight: u32,
     /// The Client Identifier the server assigned when ours was empty, used on every
     /// later CONNECT.
