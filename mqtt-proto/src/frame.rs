@@ -127,9 +127,12 @@ impl PublishFrame {
         )
     }
 
-    /// The topic name (empty for a 5.0 PUBLISH sent with a Topic Alias alone).
+    /// The topic name. For a 5.0 PUBLISH sent with a Topic Alias alone it is empty,
+    /// which is no valid topic name: the receiver resolves the alias.
     pub fn topic(&self) -> TopicName<&[u8]> {
-        TopicName::trusted(&self.frame[self.at.topic_start as usize..self.at.topic_end as usize])
+        TopicName::trusted_or_empty(
+            &self.frame[self.at.topic_start as usize..self.at.topic_end as usize],
+        )
     }
 
     /// The topic name as a string.
@@ -191,7 +194,7 @@ impl PublishFrame {
             dup: self.at.dup,
             qos_pid: self.at.qos_pid,
             retain: self.at.retain,
-            topic: TopicName::trusted(
+            topic: TopicName::trusted_or_empty(
                 self.frame
                     .slice(self.at.topic_start as usize..self.at.topic_end as usize),
             ),
@@ -207,7 +210,15 @@ impl PublishFrame {
 
 impl fmt::Debug for PublishFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.as_publish(), f)
+        let mut d = f.debug_struct("Publish");
+        d.field("dup", &self.at.dup)
+            .field("qos_pid", &self.at.qos_pid)
+            .field("retain", &self.at.retain)
+            .field("topic", &self.topic_str());
+        if self.at.props_start != self.at.payload_start {
+            d.field("properties", &self.properties());
+        }
+        d.field("payload_len", &self.payload().len()).finish()
     }
 }
 

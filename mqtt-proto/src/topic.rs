@@ -215,6 +215,14 @@ macro_rules! topic_common {
                 debug_assert!($check(s.as_ref()).is_ok());
                 $ty(Str::trusted(s))
             }
+
+            /// [`Self::trusted`], or the empty name of a 5.0 PUBLISH sent with a Topic
+            /// Alias alone (section 3.3.2.1), which is no valid topic.
+            #[allow(dead_code)] // not every topic type needs it
+            pub(crate) fn trusted_or_empty(s: S) -> Self {
+                debug_assert!(s.as_ref().is_empty() || $check(s.as_ref()).is_ok());
+                $ty(Str::trusted(s))
+            }
         }
 
         #[cfg(feature = "bytes")]
