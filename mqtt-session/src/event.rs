@@ -147,11 +147,16 @@ impl Incoming {
     /// The PUBLISH with owned topic (the resolved one) and payload (views, not
     /// copies), without its 5.0 properties.
     pub fn to_publish(&self) -> Publish<Bytes> {
-        let mut p = self.publish.to_publish();
-        if let Some(t) = &self.aliased_topic {
-            p.topic = t.clone();
+        match &self.aliased_topic {
+            Some(topic) => Publish {
+                dup: self.publish.dup(),
+                qos_pid: self.publish.qos_pid(),
+                retain: self.publish.retain(),
+                topic: topic.clone(),
+                payload: self.publish.payload_bytes(),
+            },
+            None => self.publish.to_publish(),
         }
-        p
     }
 
     /// QoS it was delivered with.
