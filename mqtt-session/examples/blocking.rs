@@ -158,6 +158,15 @@ impl Blocking {
         Ok(())
     }
 
+    /// Writes `bytes` to the transport as they are, past the session (for tests that
+    /// play a misbehaving client).
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.stream.as_mut() {
+            Some(stream) => stream.write_all(bytes),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
     /// Disconnects cleanly and closes the transport.
     pub fn disconnect(&mut self) -> io::Result<()> {
         let now = self.now();

@@ -33,6 +33,7 @@ pub struct Mosquitto {
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
     extra: String,
+    listener_extra: String,
     tls: bool,
     websockets: bool,
     persistence: bool,
@@ -70,6 +71,15 @@ impl Builder {
     pub fn config(mut self, lines: &str) -> Builder {
         self.extra.push_str(lines);
         self.extra.push('\n');
+        self
+    }
+
+    /// Extra configuration lines for the plain TCP listener (listener options such as
+    /// `max_qos 1` or `max_topic_alias 2`, which mosquitto ignores before a
+    /// `listener` line).
+    pub fn listener_config(mut self, lines: &str) -> Builder {
+        self.listener_extra.push_str(lines);
+        self.listener_extra.push('\n');
         self
     }
 
@@ -122,6 +132,7 @@ impl Builder {
         }
         conf += &self.extra;
         conf += &format!("listener {port} 127.0.0.1\n");
+        conf += &self.listener_extra;
         let certs = self.tls.then(|| {
             let certs = Certs::generate();
             certs.write_server_files(&dir);
