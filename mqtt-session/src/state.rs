@@ -291,6 +291,9 @@ impl Session {
                         })
                     });
                     let mut publish = m.into_publish(stored.packet_id);
+                    // 5.0 marks a publish DUP once handed out (see `encode_op_v5`); a
+                    // stored one may have been, before the process died.
+                    publish.dup = v5;
                     let released = stored.released && qos == QoS::ExactlyOnce;
                     if released {
                         publish.payload = Bytes::new(); // never sent again

@@ -159,14 +159,14 @@ impl Session {
             now,
             ..
         } = self;
-        let (Some(v5), Some(o)) = (v5.as_deref_mut(), ops.get(&packet_id)) else {
+        let (Some(v5), Some(o)) = (v5.as_deref_mut(), ops.get_mut(&packet_id)) else {
             return Bytes::new();
         };
         if o.op != op {
             return Bytes::new(); // completed or replaced before it went out
         }
         let packet_id = PacketId::new(packet_id).unwrap_or(PacketId::MIN);
-        match &o.kind {
+        match &mut o.kind {
             OpKind::Publish {
                 publish,
                 props,
@@ -176,6 +176,10 @@ impl Session {
                 let props = props.as_deref().map(|p| &p.properties);
                 let max = v5.limits.maximum_packet_size;
                 encode_publish(out, &mut v5.out_aliases, max, publish, props, expiry);
+                // Handed out: the broker's session may hold it from now on, so any
+                // later send of it (on a resumed session) is a re-delivery
+                // [MQTT-3.3.1-1].
+                publish.dup = true;
                 stats.publishes_sent += 1;
                 publish.payload.clone()
             }
@@ -361,7 +365,13 @@ impl Session {
                     stage: Stage::AwaitAck,
                     ..
                 } => {
-                    publish.dup = session_present;
+                    // DUP once handed out to this broker session (set then), never
+                    // after a lost session: to a new one it is a first delivery. (A
+                    // publish held back by the Receive Maximum may have never gone
+                    // out, though its broker session survives.)
+                    if !session_present {
+                        publish.dup = false;
+                    }
                     if used < window {
                         used += 1;
                         self.send_op(pid, op_id);
