@@ -291,6 +291,13 @@ impl Session {
         })
         .encode_to(&mut out)
         .map_err(Error::InvalidProperties)?;
+        let max = self
+            .v5
+            .as_deref()
+            .map_or(u32::MAX, |v| v.limits.maximum_packet_size);
+        if self.state == State::Connected && out.len() > max as usize {
+            return Err(Error::PacketTooLarge); // [MQTT-3.2.2-15]
+        }
         self.tick(now);
         if self.state != State::Connected {
             self.close(DisconnectReason::Local);
@@ -331,6 +338,9 @@ impl Session {
         let bytes =
             crate::v5::encode_auth(AuthReasonCode::ReAuthenticate, &method, data.as_deref())
                 .map_err(Error::InvalidProperties)?;
+        if bytes.len() > v5.limits.maximum_packet_size as usize {
+            return Err(Error::PacketTooLarge); // [MQTT-3.2.2-15]
+        }
         v5.auth.state = AuthState::Reauthenticating;
         self.tick(now);
         self.sendq.push_back(SendItem::Encoded(bytes));

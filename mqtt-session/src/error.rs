@@ -10,7 +10,8 @@ pub enum Error {
     QueueFull,
     /// `connect` while connecting or connected.
     AlreadyConnected,
-    /// The packet would exceed the largest MQTT packet (268,435,455 bytes of body).
+    /// The packet would exceed the largest MQTT packet (268,435,455 bytes of body), or
+    /// (5.0 `disconnect_with`, `reauthenticate`) the server's Maximum Packet Size.
     PacketTooLarge,
     /// A subscribe or unsubscribe with no topic filter [MQTT-3.8.3-3], [MQTT-3.10.3-2].
     NoFilters,

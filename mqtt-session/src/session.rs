@@ -360,15 +360,24 @@ impl Session {
         while let Some(item) = self.sendq.pop_front() {
             // Encoding cannot fail: sizes were checked when the command was taken.
             match item {
-                SendItem::Control(packet) => {
-                    let _ = packet.encode_to(&mut self.out);
-                    if let (Some(v5), Packet::Puback(_) | Packet::Pubcomp(_)) =
-                        (self.v5.as_deref_mut(), &packet)
-                    {
-                        // Handed out: the server may have it from now on (section 4.9).
-                        v5.inbound_inflight = v5.inbound_inflight.saturating_sub(1);
+                SendItem::Control(packet) => match self.v5.as_deref_mut() {
+                    None => {
+                        let _ = packet.encode_to(&mut self.out);
                     }
-                }
+                    Some(v5) => {
+                        // [MQTT-3.2.2-15]: a server may announce a maximum below even
+                        // an acknowledgement's 4 bytes; then it is not sent.
+                        let max = v5.limits.maximum_packet_size;
+                        if max >= 4 || packet.encoded_len().is_ok_and(|n| n <= max as usize) {
+                            let _ = packet.encode_to(&mut self.out);
+                        }
+                        if let Packet::Puback(_) | Packet::Pubcomp(_) = &packet {
+                            // Handed out: the server may have it from now on (section
+                            // 4.9).
+                            v5.inbound_inflight = v5.inbound_inflight.saturating_sub(1);
+                        }
+                    }
+                },
                 SendItem::Op { packet_id, op } if self.v5.is_some() => {
                     payload = self.encode_op_v5(packet_id, op);
                 }
@@ -426,7 +435,17 @@ impl Session {
                         outcome: Outcome::Sent,
                     });
                 }
-                SendItem::Encoded(bytes) => self.out.extend_from_slice(&bytes),
+                SendItem::Encoded(bytes) => {
+                    // 5.0 DISCONNECT and AUTH: never over the server's maximum
+                    // [MQTT-3.2.2-15] (the commands refuse larger ones).
+                    let max = self
+                        .v5
+                        .as_deref()
+                        .map_or(u32::MAX, |v| v.limits.maximum_packet_size);
+                    if bytes.len() <= max as usize {
+                        self.out.extend_from_slice(&bytes);
+                    }
+                }
             }
             if !payload.is_empty() || self.out.len() >= MAX_HEAD {
                 break;

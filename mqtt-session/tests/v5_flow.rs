@@ -336,3 +336,48 @@ fn the_servers_maximum_packet_size_binds_the_session() {
     ));
     assert!(sent5(&mut s).is_empty());
 }
+
+// [MQTT-3.2.2-15] to the letter: a server may announce a Maximum Packet Size below
+// what even an acknowledgement (4 bytes) or a DISCONNECT with a reason (3) takes; such
+// a packet is then not sent, and a command that would send one is refused.
+#[test]
+fn nothing_goes_out_over_a_tiny_maximum_packet_size() {
+    let mut s = connected5(
+        config5(),
+        &PropertyValues {
+            maximum_packet_size: NonZeroU32::new(3),
+            ..PropertyValues::default()
+        },
+    );
+    feed5(&mut s, t(1), &[incoming(1, QoS::AtLeastOnce)]);
+    assert!(sent5(&mut s).is_empty(), "no PUBACK (4 bytes)");
+    assert_eq!(
+        s.disconnect_with(
+            t(2),
+            DisconnectReasonCode::DisconnectWithWillMessage,
+            &PropertyValues {
+                reason_string: Some(mqtt_proto::Str::new("bye").unwrap()),
+                ..PropertyValues::default()
+            }
+        ),
+        Err(mqtt_session::Error::PacketTooLarge)
+    );
+    // A protocol violation: DISCONNECT 0x82 takes 3 bytes, which fit.
+    feed5(&mut s, t(3), &[puback5(9, PubackReasonCode::Success)]);
+    assert_eq!(
+        sent5(&mut s),
+        [P5::Disconnect(mqtt_proto::v5::Disconnect::new(
+            DisconnectReasonCode::ProtocolError
+        ))]
+    );
+    let mut s = connected5(
+        config5(),
+        &PropertyValues {
+            maximum_packet_size: NonZeroU32::new(2),
+            ..PropertyValues::default()
+        },
+    );
+    feed5(&mut s, t(1), &[puback5(9, PubackReasonCode::Success)]);
+    assert_eq!(s.state(), State::Disconnected);
+    assert!(sent5(&mut s).is_empty(), "the DISCONNECT does not fit");
+}

@@ -73,12 +73,16 @@ impl Session {
         if self.state == State::Disconnected {
             return;
         }
+        let max = self
+            .v5
+            .as_deref()
+            .map_or(u32::MAX, |v| v.limits.maximum_packet_size);
         self.close(reason);
         // Only after our CONNECT went out: a DISCONNECT first would break
-        // [MQTT-3.1.0-1].
-        if transmitted {
-            let _ =
-                v5::Packet::<&[u8]>::Disconnect(v5::Disconnect::new(code)).encode_to(&mut self.out);
+        // [MQTT-3.1.0-1]; and within the server's maximum [MQTT-3.2.2-15].
+        let packet = v5::Packet::<&[u8]>::Disconnect(v5::Disconnect::new(code));
+        if transmitted && packet.encoded_len().is_ok_and(|n| n <= max as usize) {
+            let _ = packet.encode_to(&mut self.out);
         }
     }
 
@@ -331,10 +335,14 @@ impl Session {
                 match authenticator.challenge(data.as_deref()) {
                     Ok(answer) => {
                         let code = AuthReasonCode::ContinueAuthentication;
+                        let max = v5.limits.maximum_packet_size as usize;
                         match super::auth::encode_auth(code, &ours, answer.as_deref()) {
-                            Ok(bytes) => self.sendq.push_back(SendItem::Encoded(bytes)),
-                            Err(_) => self.abort(DisconnectReason::Auth(super::AuthError(
-                                "authentication data too long",
+                            Ok(bytes) if bytes.len() <= max => {
+                                self.sendq.push_back(SendItem::Encoded(bytes))
+                            }
+                            // [MQTT-3.2.2-15]: not sent; the exchange cannot go on.
+                            _ => self.abort(DisconnectReason::Auth(super::AuthError(
+                                "AUTH too large to send",
                             ))),
                         }
                     }
