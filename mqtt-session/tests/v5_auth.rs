@@ -48,7 +48,7 @@ impl Authenticator for Toy {
             AuthOutcome::Success(d) => {
                 format!("success {}", String::from_utf8_lossy(d.unwrap_or_default()))
             }
-            AuthOutcome::Failed => "failed".into(),
+            _ => "failed".into(),
         };
         let ok = line == "success ok";
         self.log.lock().unwrap().push(line);

@@ -39,6 +39,7 @@ pub trait Authenticator: Send {
 
 /// How an authentication exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthOutcome<'a> {
     /// The server accepted, with this final Authentication Data.
     Success(Option<&'a [u8]>),
