@@ -63,6 +63,8 @@ fn connect_minimal() {
     );
 }
 
+// [MQTT-3.1.3-3], [MQTT-3.1.3-1]: the Client Identifier is the first payload field,
+// then Will Properties, Will Topic, Will Payload, User Name and Password, in order.
 #[test]
 fn connect_with_every_property_will_and_credentials() {
     let connect_props = props(&PropertyValues {
