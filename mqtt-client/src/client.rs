@@ -8,14 +8,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_channel::oneshot;
 use futures_core::Stream;
+use mqtt_proto::v5::{DisconnectReasonCode, SubscriptionId, SubscriptionOptions};
 use mqtt_proto::{QoS, StrError, TopicFilter, TopicName};
 use mqtt_session::DeliveryId;
 
 use crate::error::ClientError;
 use crate::message::Message;
 use crate::queue::SubQueue;
+use crate::request::Responses;
 use crate::router::{Router, SubId};
-use crate::status::{ConnectionEvent, Status};
+use crate::status::{ConnectionEvent, ServerInfo, Status};
 
 /// Requests from the handles, in the order they were made.
 pub(crate) enum Command {
@@ -25,7 +27,9 @@ pub(crate) enum Command {
     },
     Subscribe {
         filter: TopicFilter<Bytes>,
-        qos: QoS,
+        options: SubscriptionOptions,
+        /// The filter's identifier (5.0; ignored under 3.1.1).
+        id: SubscriptionId,
         done: oneshot::Sender<Result<QoS, ClientError>>,
     },
     Unsubscribe {
@@ -33,7 +37,13 @@ pub(crate) enum Command {
         done: oneshot::Sender<Result<(), ClientError>>,
     },
     Disconnect {
-        done: oneshot::Sender<()>,
+        /// 5.0: the reason code and a new Session Expiry Interval.
+        reason: Option<(DisconnectReasonCode, Option<u32>)>,
+        done: oneshot::Sender<Result<(), ClientError>>,
+    },
+    /// 5.0: re-authenticate with the configured authenticator.
+    Reauthenticate {
+        done: oneshot::Sender<Result<(), ClientError>>,
     },
 }
 
@@ -53,6 +63,12 @@ pub(crate) struct Shared {
     pub(crate) subscription_capacity: usize,
     /// QoS 1/2 messages a previous process accepted, resumed from the store.
     pub(crate) restored: Vec<mqtt_session::Message>,
+    /// The protocol version the session speaks.
+    pub(crate) protocol: mqtt_proto::ProtocolVersion,
+    /// 5.0: what the server said in its last CONNACK.
+    pub(crate) server: Mutex<ServerInfo>,
+    /// 5.0: requests awaiting their response ([`Client::request`]).
+    pub(crate) responses: Mutex<Responses>,
 }
 
 impl Shared {
@@ -62,6 +78,14 @@ impl Shared {
 
     pub(crate) fn status(&self) -> MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn server(&self) -> MutexGuard<'_, ServerInfo> {
+        self.server.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn responses(&self) -> MutexGuard<'_, Responses> {
+        self.responses.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -123,12 +147,29 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<Ack, ClientError> {
-        let (message, done, ack) = prepare(topic, payload, qos, retain)?;
+        self.enqueue(prepare(topic, payload, qos, retain)?).await
+    }
+
+    /// Hands a message to the event loop, waiting for room in the command queue.
+    pub(crate) async fn enqueue(&self, message: mqtt_session::Message) -> Result<Ack, ClientError> {
+        let (done, rx) = oneshot::channel();
         self.commands
             .send_async(Command::Publish { message, done })
             .await
             .map_err(|_| ClientError::Closed)?;
-        Ok(ack)
+        Ok(Ack { rx })
+    }
+
+    /// Hands a message to the event loop if the command queue has room.
+    pub(crate) fn try_enqueue(&self, message: mqtt_session::Message) -> Result<Ack, ClientError> {
+        let (done, rx) = oneshot::channel();
+        self.commands
+            .try_send(Command::Publish { message, done })
+            .map_err(|e| match e {
+                flume::TrySendError::Full(_) => ClientError::QueueFull,
+                flume::TrySendError::Disconnected(_) => ClientError::Closed,
+            })?;
+        Ok(Ack { rx })
     }
 
     /// Queues a publish without waiting; fails with [`ClientError::QueueFull`] when the
@@ -141,44 +182,54 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<Ack, ClientError> {
-        let (message, done, ack) = prepare(topic, payload, qos, retain)?;
-        self.commands
-            .try_send(Command::Publish { message, done })
-            .map_err(|e| match e {
-                flume::TrySendError::Full(_) => ClientError::QueueFull,
-                flume::TrySendError::Disconnected(_) => ClientError::Closed,
-            })?;
-        Ok(ack)
+        self.try_enqueue(prepare(topic, payload, qos, retain)?)
     }
 
     /// Subscribes to a topic filter and returns the stream of its messages once the
     /// broker granted it (SUBACK). Messages are routed from the moment of this call,
     /// so call it before spawning the event loop to catch what a resumed session
     /// delivers right after CONNACK. Dropping the [`Subscription`] unsubscribes.
+    ///
+    /// A shared subscription (`$share/{ShareName}/{filter}`, 5.0) gets its share of
+    /// the messages matching `{filter}`.
     pub fn subscribe(
         &self,
         filter: &str,
         qos: QoS,
     ) -> impl Future<Output = Result<Subscription, ClientError>> + Send + 'static {
+        self.subscribe_with(filter, SubscriptionOptions::new(qos))
+    }
+
+    /// [`Client::subscribe`] with 5.0 Subscription Options: No Local (not this
+    /// client's own messages), Retain As Published, Retain Handling. Under 3.1.1 only
+    /// the QoS is used. Subscriptions with the same filter share one broker
+    /// subscription, whose options are the latest subscriber's.
+    pub fn subscribe_with(
+        &self,
+        filter: &str,
+        options: SubscriptionOptions,
+    ) -> impl Future<Output = Result<Subscription, ClientError>> + Send + 'static {
         let registered = TopicFilter::from_string(filter.into())
             .map_err(ClientError::InvalidTopic)
             .map(|filter| {
                 let queue = Arc::new(SubQueue::new(self.shared.subscription_capacity));
-                let id = self.shared.router().insert(filter.clone(), queue.clone());
-                Subscription {
+                let (id, sid) = self.shared.router().insert(filter.clone(), queue.clone());
+                let sub = Subscription {
                     id,
                     filter,
-                    granted: qos,
+                    granted: options.qos,
                     queue,
                     client: self.clone(),
-                }
+                };
+                (sub, sid)
             });
         async move {
-            let mut sub = registered?;
+            let (mut sub, sid) = registered?;
             let (done, granted) = oneshot::channel();
             let cmd = Command::Subscribe {
                 filter: sub.filter.clone(),
-                qos,
+                options,
+                id: sid,
                 done,
             };
             sub.client
@@ -221,13 +272,19 @@ impl Client {
     /// Sends DISCONNECT after everything queued before it, closes the connection and
     /// ends the event loop. The broker discards the will [MQTT-3.1.2-10].
     pub async fn disconnect(&self) -> Result<(), ClientError> {
+        self.send_disconnect(None).await
+    }
+
+    pub(crate) async fn send_disconnect(
+        &self,
+        reason: Option<(DisconnectReasonCode, Option<u32>)>,
+    ) -> Result<(), ClientError> {
         let (done, rx) = oneshot::channel();
         self.commands
-            .send_async(Command::Disconnect { done })
+            .send_async(Command::Disconnect { reason, done })
             .await
             .map_err(|_| ClientError::Closed)?;
-        let _ = rx.await;
-        Ok(())
+        rx.await.unwrap_or(Ok(()))
     }
 
     /// The QoS 1/2 messages an earlier process accepted and this client resumes from
@@ -269,23 +326,16 @@ impl std::fmt::Debug for Client {
     }
 }
 
-type Prepared = (
-    mqtt_session::Message,
-    oneshot::Sender<Result<(), ClientError>>,
-    Ack,
-);
-
 fn prepare(
     topic: impl IntoTopic,
     payload: impl Into<Bytes>,
     qos: QoS,
     retain: bool,
-) -> Result<Prepared, ClientError> {
+) -> Result<mqtt_session::Message, ClientError> {
     let topic = topic.into_topic().map_err(ClientError::InvalidTopic)?;
     let mut message = mqtt_session::Message::new(topic, payload, qos);
     message.retain = retain;
-    let (done, rx) = oneshot::channel();
-    Ok((message, done, Ack { rx }))
+    Ok(message)
 }
 
 /// Resolves when a published message is acknowledged (see [`Client::publish`]).
@@ -345,7 +395,7 @@ impl Subscription {
     }
 
     /// Removes it from routing without sending UNSUBSCRIBE (the broker refused it).
-    fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         self.client.shared.router().remove(self.id);
     }
 }

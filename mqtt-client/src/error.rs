@@ -2,7 +2,9 @@
 
 use std::fmt;
 
+use mqtt_proto::v5::{PubackReasonCode, SubackReasonCode, UnsubackReasonCode};
 use mqtt_proto::StrError;
+use mqtt_session::NotSent;
 
 use crate::status::Cause;
 
@@ -30,6 +32,25 @@ pub enum ClientError {
     /// The session's store failed (disk full, I/O error): the event loop ended, and
     /// wrote nothing the store did not hold.
     Store(crate::store::SharedStoreError),
+    /// 5.0: the broker refused the message (PUBACK or PUBREC with a failure reason
+    /// code: not authorized, quota exceeded, topic name invalid...).
+    Rejected {
+        /// The reason code.
+        reason_code: PubackReasonCode,
+        /// The broker's Reason String, if any.
+        reason_string: Option<String>,
+    },
+    /// 5.0: the broker refused the subscription (SUBACK with this reason code).
+    SubscribeRejected(SubackReasonCode),
+    /// 5.0: the broker refused the unsubscription (UNSUBACK with this reason code).
+    UnsubscribeRejected(UnsubackReasonCode),
+    /// 5.0: never sent, as the server's CONNACK does not allow it (a packet over its
+    /// Maximum Packet Size, a QoS over its Maximum QoS, retain unavailable...).
+    NotSent(NotSent),
+    /// 5.0: the message's expiry interval passed before it could be sent.
+    Expired,
+    /// 5.0: [`crate::Client::respond`] to a message without a Response Topic.
+    NoResponseTopic,
 }
 
 impl fmt::Display for ClientError {
@@ -46,6 +67,21 @@ impl fmt::Display for ClientError {
                 f.write_str("connection lost before the message was written")
             }
             ClientError::Store(e) => write!(f, "store failed: {e}"),
+            ClientError::Rejected {
+                reason_code,
+                reason_string,
+            } => {
+                write!(f, "message refused by the broker: {reason_code:?}")?;
+                match reason_string {
+                    Some(r) => write!(f, " ({r})"),
+                    None => Ok(()),
+                }
+            }
+            ClientError::SubscribeRejected(c) => write!(f, "subscription refused: {c:?}"),
+            ClientError::UnsubscribeRejected(c) => write!(f, "unsubscription refused: {c:?}"),
+            ClientError::NotSent(n) => write!(f, "not sent, the server does not allow it: {n:?}"),
+            ClientError::Expired => f.write_str("message expired before it was sent"),
+            ClientError::NoResponseTopic => f.write_str("the message has no response topic"),
         }
     }
 }

@@ -14,9 +14,11 @@ use std::time::{Duration, Instant as StdInstant};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_channel::oneshot;
 use futures_core::Stream;
-use mqtt_proto::{QoS, SubackReturnCode};
+use mqtt_proto::v5::{PropertyValues, ReasonCode, SubscriptionOptions};
+use mqtt_proto::{QoS, SubackReturnCode, TopicFilter};
 use mqtt_session::{
-    DisconnectReason, Event, Incoming, Instant, OpId, Outcome, Session, StoreOp, StoredCommand,
+    DisconnectReason, Event, Incoming, Instant, NotSent, OpId, Outcome, Session, StoreOp,
+    StoredCommand,
 };
 use tracing::{debug, info, trace, warn};
 
@@ -26,9 +28,10 @@ use crate::error::ClientError;
 use crate::message::Message;
 use crate::options::{Broker, Options, OptionsError, Scheme};
 use crate::queue::{AckToken, Pushed};
+use crate::request::Responses;
 use crate::router::Router;
 use crate::runtime::{BoxFuture, BoxIo, Runtime};
-use crate::status::{Cause, ConnectionEvent, LinkState, Status};
+use crate::status::{Cause, ConnectionEvent, LinkState, ServerInfo, Status};
 use crate::store::{BoxStore, SharedStoreError};
 use crate::transport::Dialer;
 
@@ -46,7 +49,12 @@ const COMMANDS_PER_ROUND: usize = 256;
 
 enum Waiter {
     Publish(oneshot::Sender<Result<(), ClientError>>),
-    Subscribe(oneshot::Sender<Result<QoS, ClientError>>),
+    Subscribe {
+        done: oneshot::Sender<Result<QoS, ClientError>>,
+        /// 5.0: the request, to send again without its Subscription Identifier if
+        /// the server turns out not to support them.
+        retry: Option<(TopicFilter<Bytes>, SubscriptionOptions)>,
+    },
     Unsubscribe(oneshot::Sender<Result<(), ClientError>>),
 }
 
@@ -56,7 +64,9 @@ enum Link {
         retry_at: Option<StdInstant>,
     },
     Connecting {
-        broker: usize,
+        /// Where the failover list continues if this attempt fails.
+        next_broker: usize,
+        target: Broker,
         deadline: StdInstant,
         dial: BoxFuture<io::Result<BoxIo>>,
     },
@@ -65,7 +75,7 @@ enum Link {
 
 struct Conn {
     io: BoxIo,
-    broker: usize,
+    broker: Broker,
     rbuf: BytesMut,
     /// The current read window (between `READ_MIN` and `READ_MAX`).
     read_window: usize,
@@ -103,7 +113,12 @@ pub struct EventLoop<R: Runtime> {
     /// QoS 0 publishes handed out, resolved once the transport took their last byte.
     written: VecDeque<(u64, oneshot::Sender<Result<(), ClientError>>)>,
     stashed: Option<Command>,
-    disconnecting: Vec<oneshot::Sender<()>>,
+    disconnecting: Vec<oneshot::Sender<Result<(), ClientError>>>,
+    /// 5.0: re-authentications awaiting the server's verdict.
+    reauthenticating: Vec<oneshot::Sender<Result<(), ClientError>>>,
+    /// 5.0: the Server Reference of the last DISCONNECT or CONNACK that sent us
+    /// elsewhere (0x9C, 0x9D): the next attempt goes there.
+    redirect: Option<Broker>,
     finished: Option<Result<(), ClientError>>,
     timer: Option<(StdInstant, BoxFuture<()>)>,
     /// This poll follows a yield made to gather more to write (see `poll`).
@@ -140,6 +155,12 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         }
         None => (Session::new(config), Vec::new()),
     };
+    let mut session = session;
+    if let Some(factory) = &options.v5.authenticator {
+        session
+            .set_authenticator(factory())
+            .map_err(|_| OptionsError::Invalid("an authenticator needs MQTT 5.0"))?;
+    }
     let needs_tls = options.connector.is_none()
         && options
             .brokers
@@ -165,6 +186,9 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         listeners: Mutex::new(Vec::new()),
         subscription_capacity: options.subscription_capacity,
         restored,
+        protocol: options.protocol,
+        server: Mutex::new(ServerInfo::default()),
+        responses: Mutex::new(Responses::default()),
     });
     let client = Client {
         commands: cmd_tx,
@@ -195,6 +219,8 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         written: VecDeque::new(),
         stashed: None,
         disconnecting: Vec::new(),
+        reauthenticating: Vec::new(),
+        redirect: None,
         finished: None,
         timer: None,
         yielded: false,
@@ -356,14 +382,37 @@ impl<R: Runtime> EventLoop<R> {
                     }
                 }
             }
-            Command::Subscribe { filter, qos, done } => {
-                match self.session.subscribe(now, &[(filter.clone(), qos)]) {
+            Command::Subscribe {
+                filter,
+                options,
+                id,
+                done,
+            } => {
+                // An identifier only where the server takes them (unknown before the
+                // first CONNACK: tried, and sent again without if refused).
+                let with_id = self
+                    .session
+                    .server_limits()
+                    .is_some_and(|l| l.subscription_identifier_available);
+                let ids = [id];
+                let props = PropertyValues {
+                    subscription_identifiers: if with_id { &ids } else { &[] },
+                    ..PropertyValues::default()
+                };
+                let items = [(filter.clone(), options)];
+                match self.session.subscribe_with(now, &items, &props) {
                     Ok(op) => {
-                        info!(filter = %filter, ?qos, "subscribe");
-                        self.waiters.insert(op, Waiter::Subscribe(done));
+                        info!(filter = %filter, qos = ?options.qos, "subscribe");
+                        let retry = with_id.then_some((filter, options));
+                        self.waiters.insert(op, Waiter::Subscribe { done, retry });
                     }
                     Err(mqtt_session::Error::QueueFull) => {
-                        self.stashed = Some(Command::Subscribe { filter, qos, done });
+                        self.stashed = Some(Command::Subscribe {
+                            filter,
+                            options,
+                            id,
+                            done,
+                        });
                         return false;
                     }
                     Err(e) => {
@@ -386,10 +435,35 @@ impl<R: Runtime> EventLoop<R> {
                     }
                 }
             }
-            Command::Disconnect { done } => {
+            Command::Disconnect { reason, done } => {
+                if let Some((code, expiry)) = reason {
+                    if matches!(self.link, Link::Up(_)) {
+                        let props = PropertyValues {
+                            session_expiry_interval: expiry,
+                            ..PropertyValues::default()
+                        };
+                        // Emits Disconnected { Local }; the link then flushes and closes.
+                        if let Err(e) = self.session.disconnect_with(now, code, &props) {
+                            let _ = done.send(Err(ClientError::Session(e)));
+                            return true;
+                        }
+                        info!(reason = ?code, "disconnecting");
+                        self.disconnecting.push(done);
+                        return true;
+                    }
+                }
                 self.disconnecting.push(done);
                 self.start_disconnect();
             }
+            Command::Reauthenticate { done } => match self.session.reauthenticate(now) {
+                Ok(()) => {
+                    info!("re-authenticating");
+                    self.reauthenticating.push(done);
+                }
+                Err(e) => {
+                    let _ = done.send(Err(ClientError::Session(e)));
+                }
+            },
         }
         true
     }
@@ -418,27 +492,35 @@ impl<R: Runtime> EventLoop<R> {
                     return false;
                 }
                 let broker = self.next_broker % self.brokers.len();
-                let target = self.brokers[broker].clone();
-                info!(broker = %target.url(), "connecting");
+                // A redirect is tried once; the failover list continues after it.
+                let (target, next_broker) = match self.redirect.take() {
+                    Some(b) => (b, broker),
+                    None => (self.brokers[broker].clone(), broker + 1),
+                };
+                let url = target.url();
+                info!(broker = %url, "connecting");
                 self.status.state = LinkState::Connecting;
-                self.status.broker = Some(target.url());
-                let dial = Box::pin(self.dialer.clone().dial::<R>(target));
+                self.status.broker = Some(url);
+                let dial = Box::pin(self.dialer.clone().dial::<R>(target.clone()));
                 self.link = Link::Connecting {
-                    broker,
+                    next_broker,
+                    target,
                     deadline: now + self.connect_timeout,
                     dial,
                 };
                 true
             }
             Link::Connecting {
-                broker,
+                next_broker,
+                target,
                 deadline,
                 dial,
             } => {
-                let broker = *broker;
+                let next = *next_broker;
                 match dial.as_mut().poll(cx) {
                     Poll::Ready(Ok(io)) => {
-                        debug!(broker = %self.brokers[broker].url(), "transport open; sending CONNECT");
+                        debug!(broker = %target.url(), "transport open; sending CONNECT");
+                        let broker = target.clone();
                         self.link = Link::Up(Conn {
                             io,
                             broker,
@@ -456,11 +538,13 @@ impl<R: Runtime> EventLoop<R> {
                         true
                     }
                     Poll::Ready(Err(e)) => {
-                        self.connect_failed(broker, Cause::Io(Arc::new(e)));
+                        let url = target.url();
+                        self.connect_failed(next, &url, Cause::Io(Arc::new(e)));
                         true
                     }
                     Poll::Pending if now >= *deadline => {
-                        self.connect_failed(broker, Cause::ConnectTimeout);
+                        let url = target.url();
+                        self.connect_failed(next, &url, Cause::ConnectTimeout);
                         true
                     }
                     Poll::Pending => false,
@@ -500,9 +584,9 @@ impl<R: Runtime> EventLoop<R> {
         }
     }
 
-    fn connect_failed(&mut self, broker: usize, cause: Cause) {
-        warn!(broker = %self.brokers[broker].url(), %cause, "connect failed");
-        self.next_broker = broker + 1;
+    fn connect_failed(&mut self, next_broker: usize, url: &str, cause: Cause) {
+        warn!(broker = %url, %cause, "connect failed");
+        self.next_broker = next_broker;
         self.link_down(cause);
     }
 
@@ -558,9 +642,10 @@ impl<R: Runtime> EventLoop<R> {
                 Event::Completed { op, outcome } => self.complete(op, outcome),
                 Event::Connected { session_present } => {
                     let broker = match &self.link {
-                        Link::Up(c) => self.brokers[c.broker].url(),
+                        Link::Up(c) => c.broker.url(),
                         _ => String::new(),
                     };
+                    self.record_server();
                     info!(%broker, session_present, "connected");
                     self.attempt = 0;
                     self.status.state = LinkState::Connected;
@@ -580,6 +665,12 @@ impl<R: Runtime> EventLoop<R> {
                     );
                 }
                 Event::Disconnected { reason } => self.on_disconnected(reason),
+                Event::Reauthenticated => {
+                    info!("re-authenticated");
+                    for done in self.reauthenticating.drain(..) {
+                        let _ = done.send(Ok(()));
+                    }
+                }
                 other => debug!(?other, "session event"),
             }
         }
@@ -598,36 +689,116 @@ impl<R: Runtime> EventLoop<R> {
         info!(?reason, "disconnected");
         let cause = match (reason, self.status.last_cause.take()) {
             (DisconnectReason::TransportClosed, Some(io @ Cause::Io(_))) => io,
+            (DisconnectReason::Server(reason_code), _) => {
+                let d = self.session.server_disconnect();
+                let text = |s: Option<mqtt_proto::Str<Bytes>>| s.map(|s| s.as_str().to_owned());
+                Cause::Server {
+                    reason_code,
+                    reason_string: text(d.and_then(|d| d.properties.reason_string())),
+                    server_reference: text(d.and_then(|d| d.properties.server_reference())),
+                }
+            }
             (r, _) => Cause::Session(r),
         };
+        self.follow_server_reference(&cause, reason);
+        let err = ClientError::Connection(cause.clone());
+        for done in self.reauthenticating.drain(..) {
+            let _ = done.send(Err(err.clone()));
+        }
         self.link_down(cause);
+    }
+
+    /// 5.0: keeps what the CONNACK announced for [`Client::server_limits`].
+    fn record_server(&mut self) {
+        let Some(limits) = self.session.server_limits() else {
+            return;
+        };
+        let connack = self.session.connack();
+        let mut info = self.shared.server();
+        info.limits = Some(limits.clone());
+        info.assigned_client_id = self
+            .session
+            .assigned_client_id()
+            .map(|s| s.as_str().to_owned());
+        info.response_information = connack
+            .and_then(|c| c.properties.response_information())
+            .map(|s| s.as_str().to_owned());
+    }
+
+    /// 5.0: a server that sends us elsewhere (0x9C Use another server, 0x9D Server
+    /// moved) with a Server Reference gets the next attempt pointed there (section
+    /// 4.11). The reference is `host` or `host:port`, reached like the current broker.
+    fn follow_server_reference(&mut self, cause: &Cause, reason: DisconnectReason) {
+        use mqtt_proto::v5::{ConnectReasonCode as R, DisconnectReasonCode as D};
+        let moved = match reason {
+            DisconnectReason::Server(c) => matches!(c, D::UseAnotherServer | D::ServerMoved),
+            DisconnectReason::RefusedV5(c) => matches!(c, R::UseAnotherServer | R::ServerMoved),
+            _ => false,
+        };
+        if !moved {
+            return;
+        }
+        let reference = match cause {
+            Cause::Server {
+                server_reference, ..
+            } => server_reference.clone(),
+            _ => self
+                .session
+                .connack()
+                .and_then(|c| c.properties.server_reference())
+                .map(|s| s.as_str().to_owned()),
+        };
+        let Some(reference) = reference else { return };
+        let Link::Up(conn) = &self.link else { return };
+        // Several references may be listed, space separated: the first is taken.
+        let first = reference.split(' ').next().unwrap_or_default();
+        if let Some(target) = referenced_broker(&conn.broker, first) {
+            info!(server_reference = %first, "the server sent us to another server");
+            self.redirect = Some(target);
+        }
     }
 
     fn route(&mut self, incoming: Incoming) {
         self.status.messages_received += 1;
         let qos = incoming.qos();
-        let msg = Message::new(incoming.publish);
+        let delivery = incoming.delivery;
+        let msg = Message::new(incoming);
         let mut token: Option<Arc<AckToken>> = None;
         let (mut matched, mut dropped) = (0usize, 0u64);
         {
+            let props = msg.properties();
+            // 5.0: the identifiers say which subscriptions it is for (empty: 3.1.1,
+            // or a server without identifiers; route by topic then).
+            let identified = props.subscription_identifiers().next().is_some();
+            let responded = props.correlation_data().is_some()
+                && self.shared.responses().deliver(&msg, identified);
             let control = &self.control_tx;
             let mut hold = || {
                 token
                     .get_or_insert_with(|| {
                         Arc::new(AckToken {
                             // Only QoS 1/2 are ever held, and those have a delivery.
-                            delivery: incoming.delivery.expect("QoS 1/2 delivery"),
+                            delivery: delivery.expect("QoS 1/2 delivery"),
                             control: control.clone(),
                         })
                     })
                     .clone()
             };
-            self.shared.router().for_each_match(msg.topic(), |queue| {
+            let mut push = |queue: &Arc<crate::queue::SubQueue>| {
                 matched += 1;
                 if queue.push(&msg, qos, &mut hold) == Pushed::Dropped {
                     dropped += 1;
                 }
-            });
+            };
+            let router = self.shared.router();
+            let known = identified
+                && router.for_each_identified(props.subscription_identifiers(), &mut push);
+            if !known && !responded {
+                router.for_each_match(msg.topic(), &mut push);
+            }
+            if responded {
+                matched += 1;
+            }
         }
         self.status.messages_dropped += dropped;
         if matched == 0 {
@@ -642,7 +813,7 @@ impl<R: Runtime> EventLoop<R> {
             "message"
         );
         if token.is_none() {
-            if let Some(delivery) = incoming.delivery {
+            if let Some(delivery) = delivery {
                 let _ = self.session.ack(self.now(), delivery);
             }
         }
@@ -668,24 +839,62 @@ impl<R: Runtime> EventLoop<R> {
             (Waiter::Publish(done), Outcome::Acknowledged) => {
                 let _ = done.send(Ok(()));
             }
-            (Waiter::Publish(done), _) => {
-                let _ = done.send(Err(ClientError::SessionLost));
+            (Waiter::Publish(done), outcome) => {
+                let _ = done.send(Err(failure(outcome)));
             }
-            (Waiter::Subscribe(done), Outcome::Subscribed(codes)) => {
+            (Waiter::Subscribe { done, .. }, Outcome::Subscribed(codes)) => {
                 let result = match codes.iter().next() {
                     Some(SubackReturnCode::Success(q)) => Ok(q),
                     _ => Err(ClientError::SubscribeRefused),
                 };
                 let _ = done.send(result);
             }
-            (Waiter::Subscribe(done), _) => {
-                let _ = done.send(Err(ClientError::SessionLost));
+            (Waiter::Subscribe { done, .. }, Outcome::SubscribedV5(codes)) => {
+                let result = match codes.iter().next() {
+                    Some(code) => code
+                        .granted_qos()
+                        .ok_or(ClientError::SubscribeRejected(code)),
+                    None => Err(ClientError::SubscribeRefused),
+                };
+                let _ = done.send(result);
+            }
+            (
+                Waiter::Subscribe {
+                    done,
+                    retry: Some((filter, options)),
+                },
+                Outcome::NotSent(NotSent::SubscriptionIdentifiersNotSupported),
+            ) => {
+                // The server takes no identifiers: subscribe without (routed by topic).
+                let items = [(filter, options)];
+                match self
+                    .session
+                    .subscribe_with(self.now(), &items, &PropertyValues::default())
+                {
+                    Ok(op) => {
+                        let retry = None;
+                        self.waiters.insert(op, Waiter::Subscribe { done, retry });
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(ClientError::Session(e)));
+                    }
+                }
+            }
+            (Waiter::Subscribe { done, .. }, outcome) => {
+                let _ = done.send(Err(failure(outcome)));
             }
             (Waiter::Unsubscribe(done), Outcome::Unsubscribed) => {
                 let _ = done.send(Ok(()));
             }
-            (Waiter::Unsubscribe(done), _) => {
-                let _ = done.send(Err(ClientError::SessionLost));
+            (Waiter::Unsubscribe(done), Outcome::UnsubscribedV5(codes)) => {
+                let result = match codes.iter().find(|c| c.is_error()) {
+                    Some(code) => Err(ClientError::UnsubscribeRejected(code)),
+                    None => Ok(()),
+                };
+                let _ = done.send(result);
+            }
+            (Waiter::Unsubscribe(done), outcome) => {
+                let _ = done.send(Err(failure(outcome)));
             }
         }
     }
@@ -831,11 +1040,15 @@ impl<R: Runtime> EventLoop<R> {
                 Waiter::Publish(d) | Waiter::Unsubscribe(d) => {
                     let _ = d.send(Err(err.clone()));
                 }
-                Waiter::Subscribe(d) => {
-                    let _ = d.send(Err(err.clone()));
+                Waiter::Subscribe { done, .. } => {
+                    let _ = done.send(Err(err.clone()));
                 }
             }
         }
+        for done in self.reauthenticating.drain(..) {
+            let _ = done.send(Err(err.clone()));
+        }
+        self.shared.responses().close();
         for (_, done) in self.written.drain(..) {
             let _ = done.send(Err(err.clone()));
         }
@@ -847,13 +1060,16 @@ impl<R: Runtime> EventLoop<R> {
                 Command::Subscribe { done, .. } => {
                     let _ = done.send(Err(err.clone()));
                 }
-                Command::Disconnect { done } => {
-                    let _ = done.send(());
+                Command::Reauthenticate { done } => {
+                    let _ = done.send(Err(err.clone()));
+                }
+                Command::Disconnect { done, .. } => {
+                    let _ = done.send(Ok(()));
                 }
             }
         }
         for done in self.disconnecting.drain(..) {
-            let _ = done.send(());
+            let _ = done.send(Ok(()));
         }
         self.commands = None;
         self.control.close();
@@ -867,6 +1083,49 @@ impl<R: Runtime> EventLoop<R> {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         info!(?result, "event loop ended");
+    }
+}
+
+/// The broker a Server Reference names: `host`, `host:port`, `[v6]`, `[v6]:port`,
+/// reached with the current broker's scheme (and port when none is given).
+fn referenced_broker(current: &Broker, reference: &str) -> Option<Broker> {
+    let (host, port) = if let Some(rest) = reference.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, p.parse().ok()?),
+            None if after.is_empty() => (host, current.port),
+            None => return None,
+        }
+    } else {
+        match reference.split_once(':') {
+            Some((h, p)) if !p.contains(':') => (h, p.parse().ok()?),
+            Some(_) => (reference, current.port), // a bare IPv6 address
+            None => (reference, current.port),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(Broker {
+        host: host.to_owned(),
+        port,
+        ..current.clone()
+    })
+}
+
+/// The error of an operation that ended other than as asked.
+fn failure(outcome: Outcome) -> ClientError {
+    match outcome {
+        Outcome::Rejected {
+            reason_code,
+            reason_string,
+        } => ClientError::Rejected {
+            reason_code,
+            reason_string: reason_string.map(|s| s.as_str().to_owned()),
+        },
+        Outcome::NotSent(n) => ClientError::NotSent(n),
+        Outcome::Expired => ClientError::Expired,
+        _ => ClientError::SessionLost,
     }
 }
 
@@ -950,5 +1209,24 @@ impl Conn {
             }
         }
         Ok(progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_references_name_a_broker_reached_the_same_way() {
+        let current = Broker::parse("mqtts://a.example:8883").unwrap();
+        let to = |r: &str| referenced_broker(&current, r).map(|b| b.url());
+        assert_eq!(to("b.example"), Some("mqtts://b.example:8883".into()));
+        assert_eq!(to("b.example:9000"), Some("mqtts://b.example:9000".into()));
+        assert_eq!(to("[::1]:9000"), Some("mqtts://[::1]:9000".into()));
+        assert_eq!(to("[::1]"), Some("mqtts://[::1]:8883".into()));
+        assert_eq!(to("::1"), Some("mqtts://[::1]:8883".into()));
+        assert_eq!(to("b.example:port"), None);
+        assert_eq!(to(""), None);
+        assert_eq!(to("[::1"), None);
     }
 }

@@ -38,11 +38,14 @@
 
 mod backoff;
 mod client;
+mod client_v5;
 mod error;
 mod event_loop;
 mod message;
 mod options;
+mod options_v5;
 mod queue;
+mod request;
 mod router;
 mod runtime;
 mod status;
@@ -53,20 +56,28 @@ mod ws;
 
 pub use backoff::Backoff;
 pub use client::{Ack, Client, ConnectionEvents, IntoTopic, Subscription};
+pub use client_v5::PublishBuilder;
 pub use error::ClientError;
 pub use event_loop::{new_client, EventLoop};
 pub use message::Message;
 pub use options::{Broker, Connector, Options, OptionsError, Scheme, Will};
+pub use options_v5::AuthenticatorFactory;
 pub use runtime::{BoxFuture, BoxIo, Io, Runtime};
 pub use status::{Cause, ConnectionEvent, LinkState, Status};
 pub use store::{FileStore, SharedStoreError, StoreError};
 pub use tls::TlsOptions;
 
 pub use bytes::Bytes;
-pub use mqtt_proto::{QoS, TopicName};
+/// The 5.0 codec's types: reason codes, properties, subscription options.
+pub use mqtt_proto::v5;
+pub use mqtt_proto::v5::{PayloadFormat, RetainHandling, SubscriptionId, SubscriptionOptions};
+pub use mqtt_proto::{ProtocolVersion, QoS, TopicName};
 pub use mqtt_session::DisconnectReason;
 /// A message as published (and as a store keeps it): see [`Client::restored`].
 pub use mqtt_session::Message as Outgoing;
+pub use mqtt_session::{
+    AuthError, AuthOutcome, Authenticator, MessageProperties, NotSent, ServerLimits,
+};
 pub use mqtt_session::{MemoryStore, SessionState, Store, StoreOp};
 /// The rustls crate this client uses, for [`TlsOptions::rustls_config`].
 pub use rustls;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqtt_proto::QoS;
+use mqtt_proto::{ProtocolVersion, QoS};
 
 use crate::backoff::Backoff;
+use crate::options_v5::{parse_protocol, V5Options};
 use crate::runtime::{BoxFuture, BoxIo};
 use crate::store::{BoxStore, FileStore, StoreError};
 use crate::tls::TlsOptions;
@@ -128,6 +129,8 @@ pub struct Options {
     pub(crate) command_capacity: usize,
     /// Taken by the first client built from these options (a store has one owner).
     pub(crate) store: Option<Arc<std::sync::Mutex<Option<BoxStore>>>>,
+    pub(crate) protocol: ProtocolVersion,
+    pub(crate) v5: V5Options,
 }
 
 /// Why options could not be built.
@@ -195,6 +198,8 @@ impl Options {
             subscription_capacity: 1024,
             command_capacity: 1024,
             store: None,
+            protocol: ProtocolVersion::V311,
+            v5: V5Options::default(),
         }
     }
 
@@ -209,7 +214,7 @@ impl Options {
     /// Options from a URL: `mqtt://`, `mqtts://`, `ws://`, `wss://`, with optional
     /// `user:password@` and query parameters `client_id`, `keep_alive` (seconds),
     /// `clean_session` (true/false), `max_inflight`, `connect_timeout` (seconds),
-    /// `reconnect` (true/false).
+    /// `reconnect` (true/false), `protocol` (`5` or `3.1.1`).
     pub fn parse(url: &str) -> Result<Options, OptionsError> {
         let (broker, parsed) = parse_url(url)?;
         let mut opts = Options::with_broker(broker);
@@ -233,6 +238,7 @@ impl Options {
                 "connect_timeout" => {
                     opts.connect_timeout = Duration::from_secs(value.parse().map_err(|_| bad())?)
                 }
+                "protocol" | "version" => opts.protocol = parse_protocol(&value).ok_or_else(bad)?,
                 "reconnect" => {
                     if !parse_bool(&value).ok_or_else(bad)? {
                         opts.reconnect = None;
@@ -427,6 +433,7 @@ impl Options {
         c.manual_acks = true;
         c.republish_on_session_loss = true;
         c.resubscribe_on_session_loss = true;
+        self.apply_v5(&mut c)?;
         Ok(c)
     }
 }
@@ -450,6 +457,8 @@ impl fmt::Debug for Options {
             .field("reconnect", &self.reconnect)
             .field("tls", &self.tls)
             .field("subscription_capacity", &self.subscription_capacity)
+            .field("protocol", &self.protocol)
+            .field("v5", &self.v5)
             .finish()
     }
 }
@@ -498,6 +507,42 @@ fn parse_url(url: &str) -> Result<(Broker, url::Url), OptionsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_from_code_or_url() {
+        use mqtt_proto::ProtocolVersion;
+        let v5 = Options::parse("mqtt://h?protocol=5").unwrap();
+        assert_eq!(v5.protocol_version(), ProtocolVersion::V5);
+        let c = v5
+            .clone()
+            .session_expiry(60)
+            .receive_maximum(0)
+            .topic_alias_maximum(3)
+            .connect_user_property("k", "v")
+            .session_config()
+            .unwrap();
+        assert_eq!(c.protocol, ProtocolVersion::V5);
+        assert_eq!(c.session_expiry_interval, Some(60));
+        assert_eq!(c.receive_maximum, 1, "0 is no Receive Maximum: taken as 1");
+        assert_eq!(c.topic_alias_maximum, 3);
+        assert_eq!(c.user_properties.len(), 1);
+        let old = Options::parse("mqtt://h?protocol=3.1.1").unwrap();
+        assert_eq!(old.protocol_version(), ProtocolVersion::V311);
+        assert_eq!(
+            Options::new("h", 1).protocol_version(),
+            ProtocolVersion::V311
+        );
+        assert!(matches!(
+            Options::parse("mqtt://h?protocol=6"),
+            Err(OptionsError::Parameter(_))
+        ));
+        assert!(matches!(
+            Options::new("h", 1)
+                .connect_user_property("k\0", "v")
+                .session_config(),
+            Err(OptionsError::Invalid(_))
+        ));
+    }
 
     #[test]
     fn urls_of_every_scheme() {

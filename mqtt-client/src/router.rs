@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use mqtt_proto::v5::SubscriptionId;
 use mqtt_proto::TopicFilter;
 
 use crate::queue::SubQueue;
@@ -32,25 +33,69 @@ impl Node {
 
 /// Subscriptions by filter. Several subscriptions may share a filter; each gets
 /// every matching message once.
+///
+/// Under 5.0 every filter also has a Subscription Identifier (shared by the
+/// subscriptions with that filter, as the broker keeps one subscription per filter):
+/// a message carrying identifiers goes exactly to their subscriptions, so a broker
+/// sending one copy per matching subscription [MQTT-3.3.4-3] never doubles a
+/// message, and a shared subscription gets only its share. Messages without a known
+/// identifier (a 3.1.1 session, a server without Subscription Identifiers) are routed
+/// by topic through the trie.
 #[derive(Default)]
 pub(crate) struct Router {
     root: Node,
-    filters: HashMap<SubId, (TopicFilter<Bytes>, Arc<SubQueue>)>,
+    subs: HashMap<SubId, Entry>,
+    by_sid: HashMap<u32, Vec<(SubId, Arc<SubQueue>)>>,
+    sid_of: HashMap<Box<str>, u32>,
     next_id: SubId,
+    /// Identifiers are never reused before the space wraps (268 M), so a late message
+    /// of an old subscription cannot reach a new one.
+    last_sid: u32,
+}
+
+struct Entry {
+    filter: TopicFilter<Bytes>,
+    queue: Arc<SubQueue>,
+    sid: u32,
+}
+
+/// The filter a shared subscription matches with: `$share/{ShareName}/{filter}`
+/// routes like `{filter}` (section 4.8.2).
+fn trie_filter(filter: &str) -> &str {
+    filter
+        .strip_prefix("$share/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(filter, |(_, f)| f)
 }
 
 impl Router {
-    /// Adds a subscription; returns its id.
-    pub(crate) fn insert(&mut self, filter: TopicFilter<Bytes>, queue: Arc<SubQueue>) -> SubId {
+    /// Adds a subscription; returns its id and the Subscription Identifier of its
+    /// filter.
+    pub(crate) fn insert(
+        &mut self,
+        filter: TopicFilter<Bytes>,
+        queue: Arc<SubQueue>,
+    ) -> (SubId, SubscriptionId) {
         self.next_id += 1;
         let id = self.next_id;
+        let sid = match self.sid_of.get(filter.as_str()) {
+            Some(&sid) => sid,
+            None => {
+                let sid = self.fresh_sid();
+                self.sid_of.insert(filter.as_str().into(), sid);
+                sid
+            }
+        };
+        self.by_sid
+            .entry(sid)
+            .or_default()
+            .push((id, queue.clone()));
         let mut node = &mut self.root;
-        let mut levels = filter.as_str().split('/').peekable();
+        let mut levels = trie_filter(filter.as_str()).split('/').peekable();
         while let Some(level) = levels.next() {
             if level == "#" {
                 node.hash.push((id, queue.clone()));
-                self.filters.insert(id, (filter, queue));
-                return id;
+                break;
             }
             node = if level == "+" {
                 node.plus.get_or_insert_with(Default::default)
@@ -59,44 +104,66 @@ impl Router {
             };
             if levels.peek().is_none() {
                 node.exact.push((id, queue.clone()));
-                break;
             }
         }
-        self.filters.insert(id, (filter, queue));
-        id
+        self.subs.insert(id, Entry { filter, queue, sid });
+        (
+            id,
+            SubscriptionId::new(sid).expect("identifiers start at 1"),
+        )
+    }
+
+    /// An identifier no subscription uses (for a subscription routed elsewhere, like
+    /// the responses of [`crate::Client::request`]).
+    pub(crate) fn fresh_sid(&mut self) -> u32 {
+        loop {
+            self.last_sid = if self.last_sid >= SubscriptionId::MAX {
+                1
+            } else {
+                self.last_sid + 1
+            };
+            if !self.by_sid.contains_key(&self.last_sid) {
+                return self.last_sid;
+            }
+        }
     }
 
     /// Removes a subscription and closes its queue; returns its filter and whether
     /// another subscription still uses the same filter.
     pub(crate) fn remove(&mut self, id: SubId) -> Option<(TopicFilter<Bytes>, bool)> {
-        let (filter, queue) = self.filters.remove(&id)?;
+        let Entry { filter, queue, sid } = self.subs.remove(&id)?;
         queue.close();
-        let levels: Vec<&str> = filter.as_str().split('/').collect();
+        let levels: Vec<&str> = trie_filter(filter.as_str()).split('/').collect();
         remove_in(&mut self.root, &levels, id);
-        let shared = self
-            .filters
-            .values()
-            .any(|(f, _)| f.as_str() == filter.as_str());
+        let mut shared = false;
+        if let Some(list) = self.by_sid.get_mut(&sid) {
+            list.retain(|(i, _)| *i != id);
+            shared = !list.is_empty();
+            if !shared {
+                self.by_sid.remove(&sid);
+                self.sid_of.remove(filter.as_str());
+            }
+        }
         Some((filter, shared))
     }
 
     /// Closes every queue (the event loop has ended).
     pub(crate) fn close_all(&mut self) {
-        self.filters.values().for_each(|(_, q)| q.close());
+        self.subs.values().for_each(|e| e.queue.close());
     }
 
     /// Ids of the subscriptions with exactly this filter.
     pub(crate) fn ids_of(&self, filter: &str) -> Vec<SubId> {
-        self.filters
-            .iter()
-            .filter(|(_, (f, _))| f.as_str() == filter)
-            .map(|(id, _)| *id)
-            .collect()
+        self.sid_of
+            .get(filter)
+            .and_then(|sid| self.by_sid.get(sid))
+            .map(|list| list.iter().map(|(id, _)| *id).collect())
+            .unwrap_or_default()
     }
 
     /// Live subscriptions.
     pub(crate) fn len(&self) -> usize {
-        self.filters.len()
+        self.subs.len()
     }
 
     /// Calls `f` with the queue of every subscription matching `topic`, applying the
@@ -105,6 +172,23 @@ impl Router {
         // The levels are walked with a cloneable iterator: no allocation per message.
         let dollar = topic.starts_with('$');
         collect(&self.root, topic.split('/'), true, dollar, &mut f);
+    }
+
+    /// Calls `f` with the queue of every subscription whose filter has one of these
+    /// identifiers; false when none is known (route by topic then).
+    pub(crate) fn for_each_identified(
+        &self,
+        sids: impl Iterator<Item = SubscriptionId>,
+        mut f: impl FnMut(&Arc<SubQueue>),
+    ) -> bool {
+        let mut known = false;
+        for sid in sids {
+            if let Some(list) = self.by_sid.get(&sid.get()) {
+                known = true;
+                list.iter().for_each(|(_, q)| f(q));
+            }
+        }
+        known
     }
 }
 
@@ -178,7 +262,7 @@ mod tests {
 
     fn add(r: &mut Router, f: &str) -> SubId {
         let q = Arc::new(SubQueue::new(1));
-        let id = r.insert(filter(f), q.clone());
+        let (id, _) = r.insert(filter(f), q.clone());
         q.set_id_for_tests(id);
         id
     }
@@ -220,6 +304,61 @@ mod tests {
         assert_eq!(r.remove(b).map(|(_, shared)| shared), Some(false));
         assert!(r.root.is_empty());
         assert_eq!(r.remove(b), None);
+    }
+
+    #[test]
+    fn shared_subscriptions_route_by_their_filter() {
+        // Section 4.8.2: `$share/{ShareName}/{filter}` matches like `{filter}`.
+        let mut r = Router::default();
+        let s = add(&mut r, "$share/g/a/+");
+        let h = add(&mut r, "$share/g/#");
+        assert_eq!(matches(&r, "a/b"), vec![s, h]);
+        assert_eq!(matches(&r, "$SYS/x"), Vec::<SubId>::new()); // [MQTT-4.7.2-1]
+        assert_eq!(
+            r.remove(s).map(|(f, _)| f.to_string()),
+            Some("$share/g/a/+".into())
+        );
+        assert_eq!(matches(&r, "a/b"), vec![h]);
+        assert_eq!(trie_filter("$share/g"), "$share/g"); // not a shared subscription
+    }
+
+    #[test]
+    fn subscription_identifiers_per_filter_never_reused() {
+        let mut r = Router::default();
+        let q = |r: &mut Router, f: &str| {
+            let q = Arc::new(SubQueue::new(1));
+            let (id, sid) = r.insert(filter(f), q.clone());
+            q.set_id_for_tests(id);
+            (id, sid)
+        };
+        let (a, sa) = q(&mut r, "a/#");
+        let (b, sb) = q(&mut r, "a/#");
+        let (c, sc) = q(&mut r, "a/b");
+        assert_eq!(sa, sb, "one broker subscription per filter, one identifier");
+        assert_ne!(sa, sc);
+        let routed = |r: &Router, sids: &[SubscriptionId]| {
+            let mut out = Vec::new();
+            let known = r.for_each_identified(sids.iter().copied(), |q| out.push(q.id_for_tests()));
+            out.sort();
+            (known, out)
+        };
+        // A copy per matching subscription [MQTT-3.3.4-3]: each reaches only its own.
+        assert_eq!(routed(&r, &[sa]), (true, vec![a, b]));
+        assert_eq!(routed(&r, &[sc]), (true, vec![c]));
+        // One copy with both identifiers [MQTT-3.3.4-4]: both, once each.
+        assert_eq!(routed(&r, &[sa, sc]), (true, vec![a, b, c]));
+        r.remove(c);
+        assert_eq!(routed(&r, &[sc]), (false, vec![]));
+        let (_, sd) = q(&mut r, "a/b");
+        assert!(
+            sd.get() > sc.get(),
+            "a late message of the old subscription stays unrouted"
+        );
+        let reserved = r.fresh_sid();
+        assert!(reserved > sd.get());
+        let mut same = r.ids_of("a/#");
+        same.sort();
+        assert_eq!(same, vec![a, b]);
     }
 
     fn level() -> impl Strategy<Value = &'static str> {

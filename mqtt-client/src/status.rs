@@ -4,7 +4,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mqtt_session::DisconnectReason;
+use mqtt_proto::v5::DisconnectReasonCode;
+use mqtt_session::{DisconnectReason, ServerLimits};
 
 /// Why a connection ended or could not be made.
 #[derive(Debug, Clone)]
@@ -17,6 +18,17 @@ pub enum Cause {
     Io(Arc<io::Error>),
     /// The TCP, TLS and WebSocket handshakes took longer than the connect timeout.
     ConnectTimeout,
+    /// 5.0: the server ended the connection with DISCONNECT (section 3.14): session
+    /// taken over, server shutting down, a limit we broke...
+    Server {
+        /// Its reason code.
+        reason_code: DisconnectReasonCode,
+        /// Its Reason String, if any (for people, not programs).
+        reason_string: Option<String>,
+        /// Its Server Reference, if any: with 0x9C (use another server) or 0x9D
+        /// (server moved), where the next attempt goes.
+        server_reference: Option<String>,
+    },
 }
 
 impl std::fmt::Display for Cause {
@@ -25,6 +37,17 @@ impl std::fmt::Display for Cause {
             Cause::Session(r) => write!(f, "{r:?}"),
             Cause::Io(e) => write!(f, "I/O: {e}"),
             Cause::ConnectTimeout => f.write_str("connect timeout"),
+            Cause::Server {
+                reason_code,
+                reason_string,
+                ..
+            } => {
+                write!(f, "server DISCONNECT {reason_code:?}")?;
+                match reason_string {
+                    Some(r) => write!(f, ": {r}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -97,4 +120,12 @@ pub enum ConnectionEvent {
     },
     /// The event loop has ended.
     Closed,
+}
+
+/// 5.0: what the server announced in its last CONNACK.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ServerInfo {
+    pub(crate) limits: Option<ServerLimits>,
+    pub(crate) assigned_client_id: Option<String>,
+    pub(crate) response_information: Option<String>,
 }
