@@ -56,6 +56,7 @@ impl Session {
         self.last_sent = now;
         self.last_received = now;
         self.unacked_qos1.clear();
+        self.ack_order.clear();
         self.sendq.clear();
         self.out.clear();
         // First out, before anything queued after it [MQTT-3.1.0-1].
@@ -220,7 +221,7 @@ impl Session {
                     return Err(Error::UnknownDelivery);
                 }
                 if self.state == State::Connected {
-                    self.send(Packet::Puback(id));
+                    self.release_ack(id, QoS::AtLeastOnce);
                 }
             }
             // The broker lost the session the delivery came in: its id now belongs to
@@ -232,7 +233,7 @@ impl Session {
                     self.journal(|| StoreOp::InboundReceived { packet_id: id });
                     // Disconnected: the broker re-sends the PUBLISH, answered then.
                     if self.state == State::Connected {
-                        self.send(Packet::Pubrec(id));
+                        self.release_ack(id, QoS::ExactlyOnce);
                     }
                 }
                 // Acked already, or the broker's session (and the id) is gone.
@@ -242,6 +243,33 @@ impl Session {
             },
         }
         Ok(())
+    }
+
+    /// Marks a manual ack done and sends every PUBACK / PUBREC now due: those at the
+    /// front of `ack_order` whose deliveries are acked, in arrival order
+    /// [MQTT-4.6.0-2], [MQTT-4.6.0-3]. A delivery not in it (one of an earlier
+    /// connection, re-sent by the broker) is answered at once.
+    fn release_ack(&mut self, id: PacketId, qos: QoS) {
+        match self
+            .ack_order
+            .iter_mut()
+            .find(|(i, q, acked)| *i == id && *q == qos && !*acked)
+        {
+            Some(entry) => entry.2 = true,
+            None => return self.send_ack(id, qos),
+        }
+        while let Some(&(id, qos, true)) = self.ack_order.front() {
+            self.ack_order.pop_front();
+            self.send_ack(id, qos);
+        }
+    }
+
+    fn send_ack(&mut self, id: PacketId, qos: QoS) {
+        self.send(if qos == QoS::AtLeastOnce {
+            Packet::Puback(id)
+        } else {
+            Packet::Pubrec(id)
+        });
     }
 
     /// Ends the connection cleanly: sends DISCONNECT, so the broker discards the will
@@ -361,6 +389,7 @@ impl Session {
                 });
             }
         }
+        self.pending_requests += usize::from(kind.is_request());
         self.pending.push_back(Pending {
             op,
             kind,
@@ -374,7 +403,10 @@ impl Session {
     /// window and free packet identifiers allow, in order.
     pub(crate) fn pump(&mut self) {
         let window = self.window();
-        if self.v5.is_some() && !self.pump_deferred(window) {
+        // Resends held back by the server's Receive Maximum go first; while they wait,
+        // so do new publishes, but not a SUBSCRIBE or UNSUBSCRIBE (below).
+        let deferred = self.v5.is_some() && !self.pump_deferred(window);
+        if deferred && self.pending_requests == 0 {
             return;
         }
         while self.state == State::Connected {
@@ -385,6 +417,7 @@ impl Session {
                 // The server's limits, and the message's expiry, first.
                 if let Err(outcome) = self.check_front_v5() {
                     if let Some(p) = self.pending.pop_front() {
+                        self.pending_requests -= usize::from(p.kind.is_request());
                         if matches!(&p.kind, PendingKind::Publish(m) if m.qos != QoS::AtMostOnce) {
                             self.journal(|| StoreOp::Complete { op: p.op.get() });
                         }
@@ -399,19 +432,39 @@ impl Session {
             };
             let needs_window =
                 matches!(&front.kind, PendingKind::Publish(m) if m.qos != QoS::AtMostOnce);
-            if needs_window {
+            let blocked = if deferred && matches!(front.kind, PendingKind::Publish(_)) {
+                true
+            } else if needs_window {
                 if self.inflight_publishes >= window {
                     self.window_full = true;
-                    return;
-                }
+                    true
                 // Once the window filled up, refill it in batches (an eighth of it at
                 // a time) rather than one message per acknowledgement: one write then
                 // carries many publishes. Acks keep coming while any are in flight, so
                 // waiting for a batch never stalls.
-                if self.window_full && window - self.inflight_publishes < (window / 8).max(1) {
-                    return;
+                } else if self.window_full && window - self.inflight_publishes < (window / 8).max(1)
+                {
+                    true
+                } else {
+                    self.window_full = false;
+                    false
                 }
-                self.window_full = false;
+            } else {
+                false
+            };
+            if blocked {
+                // 5.0 [MQTT-3.3.4-8], [MQTT-4.9.0-3]: only PUBLISH waits for the
+                // window; the first SUBSCRIBE or UNSUBSCRIBE queued behind the
+                // waiting publishes goes ahead of them. (3.1.1 keeps the queue order.)
+                if self.v5.is_some() && self.pending_requests > 0 {
+                    if let Some(i) = self.pending.iter().position(|p| p.kind.is_request()) {
+                        if let Some(p) = self.pending.remove(i) {
+                            self.pending.push_front(p);
+                        }
+                        continue;
+                    }
+                }
+                return;
             }
             let is_qos0 =
                 matches!(&front.kind, PendingKind::Publish(m) if m.qos == QoS::AtMostOnce);
@@ -426,6 +479,7 @@ impl Session {
             let Some(Pending { op, kind, accepted }) = self.pending.pop_front() else {
                 return;
             };
+            self.pending_requests -= usize::from(kind.is_request());
             match (kind, packet_id) {
                 (PendingKind::Publish(message), None) => {
                     self.sendq.push_back(SendItem::Qos0 {
@@ -467,6 +521,7 @@ impl Session {
                 }
                 // Only QoS 0 publishes go without an identifier (see above).
                 (kind, None) => {
+                    self.pending_requests += usize::from(kind.is_request());
                     self.pending.push_front(Pending { op, kind, accepted });
                     return;
                 }

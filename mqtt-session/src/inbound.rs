@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 use mqtt_proto::{
     Connack, ConnectReturnCode, DecodeOptions, FixedHeader, Packet, PacketId, PacketType,
-    PublishFrame, QosPid, Suback, SubackReturnCode, SubscribeFilters,
+    PublishFrame, QoS, QosPid, Suback, SubackReturnCode, SubscribeFilters,
 };
 
 use crate::session::{Granted, Inbound, Op, OpKind, Stage, State, Subs, Unsubs};
@@ -293,6 +293,7 @@ impl Session {
                 let delivery = self.delivery(id, publish.qos());
                 if delivery.is_some() {
                     self.unacked_qos1.insert(id.get());
+                    self.ack_order.push_back((id, QoS::AtLeastOnce, false));
                 } else {
                     self.send(Packet::Puback(id));
                 }
@@ -309,6 +310,7 @@ impl Session {
                     let delivery = self.delivery(id, publish.qos());
                     if delivery.is_some() {
                         self.inbound_qos2.insert(id.get(), Inbound::AwaitingAppAck);
+                        self.ack_order.push_back((id, QoS::ExactlyOnce, false));
                     } else {
                         self.inbound_qos2.insert(id.get(), Inbound::RecSent);
                         self.journal(|| StoreOp::InboundReceived { packet_id: id });

@@ -164,6 +164,13 @@ pub(crate) enum PendingKind {
     Unsubscribe(Unsubs),
 }
 
+impl PendingKind {
+    /// SUBSCRIBE or UNSUBSCRIBE.
+    pub(crate) fn is_request(&self) -> bool {
+        !matches!(self, PendingKind::Publish(_))
+    }
+}
+
 /// A packet waiting in the send queue; encoded lazily by `poll_transmit`, so nothing
 /// unsent is lost when the connection drops. Small: an operation's packet is read
 /// from its entry in `ops` when it is handed out, never copied into the queue.
@@ -223,6 +230,9 @@ pub struct Session {
     /// The in-flight window filled up: refill it in batches (see `pump`).
     pub(crate) window_full: bool,
     pub(crate) pending: VecDeque<Pending>,
+    /// How many of `pending` are SUBSCRIBE or UNSUBSCRIBE, which never wait behind
+    /// publishes held back by the in-flight window under 5.0 (see `pump`).
+    pub(crate) pending_requests: usize,
     pub(crate) sendq: VecDeque<SendItem>,
     pub(crate) out: BytesMut,
     pub(crate) events: VecDeque<Event>,
@@ -231,6 +241,11 @@ pub struct Session {
     pub(crate) inbound_qos2: IdMap<Inbound>,
     /// Manual acks: incoming QoS 1 identifiers delivered but not acked.
     pub(crate) unacked_qos1: IdSet,
+    /// Manual acks: this connection's QoS 1 and 2 deliveries in arrival order, each
+    /// with whether the application acked it. PUBACK and PUBREC go out from the front
+    /// only, so they keep the order the PUBLISH packets came in, whatever order the
+    /// application acks in [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+    pub(crate) ack_order: VecDeque<(PacketId, QoS, bool)>,
     /// Granted subscriptions, for resubscribing after a lost session.
     pub(crate) subscriptions: BTreeMap<TopicFilter<Bytes>, Granted>,
     pub(crate) connect_deadline: Instant,
@@ -259,12 +274,14 @@ impl Session {
             inflight_publishes: 0,
             window_full: false,
             pending: VecDeque::new(),
+            pending_requests: 0,
             sendq: VecDeque::new(),
             out: BytesMut::new(),
             events: VecDeque::new(),
             journal: VecDeque::new(),
             inbound_qos2: id_map(),
             unacked_qos1: id_set(),
+            ack_order: VecDeque::new(),
             subscriptions: BTreeMap::new(),
             connect_deadline: Instant::default(),
             last_sent: Instant::default(),

@@ -334,6 +334,7 @@ impl Session {
                 Restored::Unsubscribe(f) => PendingKind::Unsubscribe(f),
             };
             // Its expiry counts from when the restored session first looks at it.
+            s.pending_requests += usize::from(kind.is_request());
             s.pending.push_back(Pending {
                 op,
                 kind,
