@@ -395,3 +395,46 @@ fn reauthentication_needs_an_authenticated_connection() {
     s.connect(t(0)).unwrap();
     assert_eq!(s.reauthenticate(t(0)), Err(Error::AuthenticationInProgress));
 }
+
+// [MQTT-3.15.2-2], [MQTT-3.15.2-3]: the session's AUTH carries the method and data
+// alone, never a Reason String or User Property; one the server's Maximum Packet
+// Size cannot take is not sent.
+#[test]
+fn auth_stays_within_the_maximum_packet_size() {
+    let (mut s, _l) = with_toy(config5());
+    s.connect(t(0)).unwrap();
+    let _ = sent5(&mut s);
+    feed5(
+        &mut s,
+        t(0),
+        &[auth(
+            AuthReasonCode::ContinueAuthentication,
+            "TOY",
+            Some(b"c1"),
+        )],
+    );
+    let p = sent5(&mut s);
+    let [P5::Auth(a)] = &p[..] else {
+        panic!("{p:?}")
+    };
+    assert!(a.properties.reason_string().is_none());
+    assert_eq!(a.properties.user_properties().count(), 0);
+    // The re-authentication AUTH would be 18 bytes: over a maximum of 17.
+    feed5(
+        &mut s,
+        t(1),
+        &[connack5(
+            false,
+            &PropertyValues {
+                authentication_method: Some(Str::new("TOY").unwrap()),
+                authentication_data: Some(b"ok"),
+                maximum_packet_size: core::num::NonZeroU32::new(17),
+                ..PropertyValues::default()
+            },
+        )],
+    );
+    let _ = events(&mut s);
+    assert_eq!(s.reauthenticate(t(2)), Err(Error::PacketTooLarge));
+    assert!(sent5(&mut s).is_empty());
+    assert_eq!(s.state(), mqtt_session::State::Connected);
+}

@@ -94,7 +94,7 @@ fn session_expiry_follows_clean_session_by_default() {
     assert_eq!(p.request_problem_information(), None);
 }
 
-// [MQTT-3.2.2-21]: the Server Keep Alive replaces ours.
+// [MQTT-3.2.2-21], [MQTT-3.1.2-21]: the Server Keep Alive replaces ours.
 #[test]
 fn server_keep_alive_replaces_ours() {
     let s = connected5(
