@@ -19,6 +19,8 @@ const STALLED: u8 = 2;
 pub struct Switch {
     state: Arc<AtomicU8>,
     wakers: Arc<Mutex<Vec<Waker>>>,
+    /// Bytes written ahead of the client's next write (see [`Switch::inject`]).
+    injected: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Switch {
@@ -38,6 +40,13 @@ impl Switch {
     /// Stops moving bytes but keeps the socket open.
     pub fn stall(&self) {
         self.set(STALLED);
+    }
+
+    /// Writes `bytes` to the broker just before the client's next write: a packet
+    /// the session would never send (call it while the connection is quiet, so
+    /// that it lands between two packets).
+    pub fn inject(&self, bytes: &[u8]) {
+        self.injected.lock().unwrap().extend_from_slice(bytes);
     }
 
     /// New connections work again (existing cut ones stay dead).
@@ -66,6 +75,25 @@ struct Killable {
 }
 
 impl Killable {
+    /// Writes what [`Switch::inject`] queued; ready once nothing is left.
+    fn write_injected(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let injected = self.switch.injected.clone();
+        let mut pending = injected.lock().unwrap();
+        while !pending.is_empty() {
+            let io = match self.check(cx) {
+                Poll::Ready(Ok(io)) => io,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match Pin::new(io).poll_write(cx, &pending) {
+                Poll::Ready(Ok(n)) => drop(pending.drain(..n)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// The inner stream, or why there is none.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut BoxIo>> {
         match self.switch.state.load(Ordering::SeqCst) {
@@ -111,6 +139,11 @@ impl AsyncWrite for Killable {
         if self.switch.state.load(Ordering::SeqCst) == STALLED {
             return Poll::Ready(Ok(buf.len())); // swallowed, like a black hole
         }
+        match self.write_injected(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
         match self.check(cx) {
             Poll::Ready(Ok(io)) => Pin::new(io).poll_write(cx, buf),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -125,6 +158,11 @@ impl AsyncWrite for Killable {
     ) -> Poll<io::Result<usize>> {
         if self.switch.state.load(Ordering::SeqCst) == STALLED {
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        match self.write_injected(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
         }
         match self.check(cx) {
             Poll::Ready(Ok(io)) => Pin::new(io).poll_write_vectored(cx, bufs),

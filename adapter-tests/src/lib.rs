@@ -3,6 +3,7 @@
 
 pub mod killable;
 pub mod scenarios;
+pub mod scenarios_v5;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -69,6 +70,17 @@ macro_rules! suite {
             publisher_cut_at_random_moments,
             bytes_one_at_a_time
         );
+        $crate::suite!(@tests_v5 $h;
+            v5_properties_round_trip,
+            v5_receive_maximum_respected,
+            v5_topic_alias_used,
+            v5_shared_subscription_load_balanced,
+            v5_request_response,
+            v5_server_disconnect_handled,
+            v5_overlapping_subscriptions_by_identifier,
+            v5_subscription_options,
+            v5_disconnect_with_reason
+        );
     };
     (@tests $h:ty; $($name:ident),*) => {
         $(
@@ -78,6 +90,18 @@ macro_rules! suite {
                     120,
                     stringify!($name),
                     $crate::scenarios::$name::<$h>(),
+                ));
+            }
+        )*
+    };
+    (@tests_v5 $h:ty; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                <$h as $crate::Harness>::block_on($crate::within::<$h, _>(
+                    120,
+                    stringify!($name),
+                    $crate::scenarios_v5::$name::<$h>(),
                 ));
             }
         )*

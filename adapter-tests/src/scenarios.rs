@@ -14,7 +14,7 @@ use mqtt_test_broker::{FaultProxy, Mosquitto};
 use crate::killable::Switch;
 use crate::{sleep, start, Harness};
 
-fn opts(url: &str, id: &str) -> Options {
+pub(crate) fn opts(url: &str, id: &str) -> Options {
     Options::parse(url)
         .expect("url")
         .client_id(id)
@@ -38,7 +38,7 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
 }
 
-async fn next(sub: &mut Subscription) -> Message {
+pub(crate) async fn next(sub: &mut Subscription) -> Message {
     sub.recv().await.expect("subscription ended")
 }
 

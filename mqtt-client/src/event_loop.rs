@@ -792,7 +792,11 @@ impl<R: Runtime> EventLoop<R> {
             };
             let router = self.shared.router();
             let known = identified
-                && router.for_each_identified(props.subscription_identifiers(), &mut push);
+                && router.for_each_identified(
+                    msg.topic(),
+                    props.subscription_identifiers(),
+                    &mut push,
+                );
             if !known && !responded {
                 router.for_each_match(msg.topic(), &mut push);
             }
@@ -998,6 +1002,8 @@ impl<R: Runtime> EventLoop<R> {
         self.status.inflight = stats.inflight;
         self.status.queued = stats.queued;
         self.status.connects = stats.connects;
+        self.status.bytes_sent = stats.bytes_sent;
+        self.status.bytes_received = stats.bytes_received;
         // Every round: copy in place, cloning the broker name only when it changed
         // (a clone of the whole status allocated a String per round).
         let mut shared = self.shared.status();
@@ -1013,6 +1019,8 @@ impl<R: Runtime> EventLoop<R> {
             messages_dropped,
             messages_unrouted,
             subscriptions,
+            bytes_sent,
+            bytes_received,
             last_cause,
         } = &self.status;
         if shared.broker != *broker {
@@ -1028,6 +1036,8 @@ impl<R: Runtime> EventLoop<R> {
         shared.messages_dropped = *messages_dropped;
         shared.messages_unrouted = *messages_unrouted;
         shared.subscriptions = *subscriptions;
+        shared.bytes_sent = *bytes_sent;
+        shared.bytes_received = *bytes_received;
     }
 
     fn finish(&mut self, result: &Result<(), ClientError>) {

@@ -41,16 +41,37 @@ impl Node {
 /// message, and a shared subscription gets only its share. Messages without a known
 /// identifier (a 3.1.1 session, a server without Subscription Identifiers) are routed
 /// by topic through the trie.
-#[derive(Default)]
 pub(crate) struct Router {
     root: Node,
     subs: HashMap<SubId, Entry>,
-    by_sid: HashMap<u32, Vec<(SubId, Arc<SubQueue>)>>,
+    by_sid: HashMap<u32, Identified>,
     sid_of: HashMap<Box<str>, u32>,
     next_id: SubId,
     /// Identifiers are never reused before the space wraps (268 M), so a late message
     /// of an old subscription cannot reach a new one.
     last_sid: u32,
+}
+
+impl Default for Router {
+    fn default() -> Router {
+        Router {
+            root: Node::default(),
+            subs: HashMap::new(),
+            by_sid: HashMap::new(),
+            sid_of: HashMap::new(),
+            next_id: 0,
+            // A random start: identifiers of an earlier process's subscriptions (in a
+            // resumed session) rarely collide with this one's.
+            last_sid: (crate::backoff::random_u64() % u64::from(SubscriptionId::MAX / 2)) as u32,
+        }
+    }
+}
+
+/// The subscriptions of one filter, found by its identifier.
+struct Identified {
+    /// The filter to match with (a shared subscription's `{filter}` part).
+    filter: Box<str>,
+    subs: Vec<(SubId, Arc<SubQueue>)>,
 }
 
 struct Entry {
@@ -88,7 +109,11 @@ impl Router {
         };
         self.by_sid
             .entry(sid)
-            .or_default()
+            .or_insert_with(|| Identified {
+                filter: trie_filter(filter.as_str()).into(),
+                subs: Vec::new(),
+            })
+            .subs
             .push((id, queue.clone()));
         let mut node = &mut self.root;
         let mut levels = trie_filter(filter.as_str()).split('/').peekable();
@@ -136,9 +161,9 @@ impl Router {
         let levels: Vec<&str> = trie_filter(filter.as_str()).split('/').collect();
         remove_in(&mut self.root, &levels, id);
         let mut shared = false;
-        if let Some(list) = self.by_sid.get_mut(&sid) {
-            list.retain(|(i, _)| *i != id);
-            shared = !list.is_empty();
+        if let Some(ident) = self.by_sid.get_mut(&sid) {
+            ident.subs.retain(|(i, _)| *i != id);
+            shared = !ident.subs.is_empty();
             if !shared {
                 self.by_sid.remove(&sid);
                 self.sid_of.remove(filter.as_str());
@@ -157,7 +182,7 @@ impl Router {
         self.sid_of
             .get(filter)
             .and_then(|sid| self.by_sid.get(sid))
-            .map(|list| list.iter().map(|(id, _)| *id).collect())
+            .map(|ident| ident.subs.iter().map(|(id, _)| *id).collect())
             .unwrap_or_default()
     }
 
@@ -175,21 +200,44 @@ impl Router {
     }
 
     /// Calls `f` with the queue of every subscription whose filter has one of these
-    /// identifiers; false when none is known (route by topic then).
+    /// identifiers and matches `topic`; false when none is known (route by topic
+    /// then). The match check keeps an identifier of an earlier process (a resumed
+    /// session's messages) from reaching a filter that happens to have it now.
     pub(crate) fn for_each_identified(
         &self,
+        topic: &str,
         sids: impl Iterator<Item = SubscriptionId>,
         mut f: impl FnMut(&Arc<SubQueue>),
     ) -> bool {
         let mut known = false;
         for sid in sids {
-            if let Some(list) = self.by_sid.get(&sid.get()) {
-                known = true;
-                list.iter().for_each(|(_, q)| f(q));
+            if let Some(ident) = self.by_sid.get(&sid.get()) {
+                if filter_matches(&ident.filter, topic) {
+                    known = true;
+                    ident.subs.iter().for_each(|(_, q)| f(q));
+                }
             }
         }
         known
     }
+}
+
+/// Whether `filter` matches `topic` [MQTT-4.7.1-1..3], [MQTT-4.7.2-1].
+fn filter_matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut levels = topic.split('/');
+    for f in filter.split('/') {
+        if f == "#" {
+            return true;
+        }
+        match levels.next() {
+            Some(t) if f == "+" || f == t => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
 }
 
 fn collect(
@@ -338,7 +386,8 @@ mod tests {
         assert_ne!(sa, sc);
         let routed = |r: &Router, sids: &[SubscriptionId]| {
             let mut out = Vec::new();
-            let known = r.for_each_identified(sids.iter().copied(), |q| out.push(q.id_for_tests()));
+            let known =
+                r.for_each_identified("a/b", sids.iter().copied(), |q| out.push(q.id_for_tests()));
             out.sort();
             (known, out)
         };
@@ -349,6 +398,10 @@ mod tests {
         assert_eq!(routed(&r, &[sa, sc]), (true, vec![a, b, c]));
         r.remove(c);
         assert_eq!(routed(&r, &[sc]), (false, vec![]));
+        // An identifier whose filter does not match the topic is not this message's.
+        let mut none = Vec::new();
+        assert!(!r.for_each_identified("x/y", [sa].into_iter(), |q| none.push(q.id_for_tests())));
+        assert!(none.is_empty());
         let (_, sd) = q(&mut r, "a/b");
         assert!(
             sd.get() > sc.get(),
@@ -400,6 +453,9 @@ mod tests {
                 }
             }
             prop_assert_eq!(matches(&r, &topic), expected);
+            for f in &filters {
+                prop_assert_eq!(filter_matches(f, &topic), filter(f).matches(&name), "{}", f);
+            }
         }
     }
 }

@@ -91,6 +91,10 @@ pub struct Status {
     pub messages_unrouted: u64,
     /// Live subscriptions.
     pub subscriptions: usize,
+    /// Bytes handed to the transport, over every connection.
+    pub bytes_sent: u64,
+    /// Bytes of the packets received, over every connection.
+    pub bytes_received: u64,
     /// Why the last connection ended.
     pub last_cause: Option<Cause>,
 }
