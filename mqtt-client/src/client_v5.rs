@@ -93,7 +93,8 @@ impl Client {
 
     /// 5.0: re-authenticates with the authenticator of
     /// [`crate::Options::authenticator`] (AUTH 0x19) and returns when the server
-    /// accepted it. Messages keep flowing meanwhile.
+    /// accepted it. Messages keep flowing meanwhile. While offline it resolves with
+    /// the next connection, whose CONNECT authenticates afresh.
     pub async fn reauthenticate(&self) -> Result<(), ClientError> {
         let (done, rx) = oneshot::channel();
         self.commands

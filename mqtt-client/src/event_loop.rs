@@ -17,8 +17,8 @@ use futures_core::Stream;
 use mqtt_proto::v5::{PropertyValues, ReasonCode, SubscriptionOptions};
 use mqtt_proto::{QoS, SubackReturnCode, TopicFilter};
 use mqtt_session::{
-    DisconnectReason, Event, Incoming, Instant, NotSent, OpId, Outcome, Session, StoreOp,
-    StoredCommand,
+    DisconnectReason, Event, Incoming, Instant, NotSent, OpId, Outcome, Session,
+    State as SessionState, StoreOp, StoredCommand,
 };
 use tracing::{debug, info, trace, warn};
 
@@ -116,6 +116,8 @@ pub struct EventLoop<R: Runtime> {
     disconnecting: Vec<oneshot::Sender<Result<(), ClientError>>>,
     /// 5.0: re-authentications awaiting the server's verdict.
     reauthenticating: Vec<oneshot::Sender<Result<(), ClientError>>>,
+    /// 5.0: re-authentications asked while offline, answered by the next CONNACK.
+    authenticating: Vec<oneshot::Sender<Result<(), ClientError>>>,
     /// 5.0: the Server Reference of the last DISCONNECT or CONNACK that sent us
     /// elsewhere (0x9C, 0x9D): the next attempt goes there.
     redirect: Option<Broker>,
@@ -220,6 +222,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         stashed: None,
         disconnecting: Vec::new(),
         reauthenticating: Vec::new(),
+        authenticating: Vec::new(),
         redirect: None,
         finished: None,
         timer: None,
@@ -455,6 +458,10 @@ impl<R: Runtime> EventLoop<R> {
                 self.disconnecting.push(done);
                 self.start_disconnect();
             }
+            // Offline, the next connection's CONNECT authenticates afresh: that answers.
+            Command::Reauthenticate { done } if self.session.state() != SessionState::Connected => {
+                self.authenticating.push(done);
+            }
             Command::Reauthenticate { done } => match self.session.reauthenticate(now) {
                 Ok(()) => {
                     info!("re-authenticating");
@@ -646,6 +653,9 @@ impl<R: Runtime> EventLoop<R> {
                         _ => String::new(),
                     };
                     self.record_server();
+                    for done in self.authenticating.drain(..) {
+                        let _ = done.send(Ok(()));
+                    }
                     info!(%broker, session_present, "connected");
                     self.attempt = 0;
                     self.status.state = LinkState::Connected;
@@ -1055,7 +1065,11 @@ impl<R: Runtime> EventLoop<R> {
                 }
             }
         }
-        for done in self.reauthenticating.drain(..) {
+        for done in self
+            .reauthenticating
+            .drain(..)
+            .chain(self.authenticating.drain(..))
+        {
             let _ = done.send(Err(err.clone()));
         }
         self.shared.responses().close();
