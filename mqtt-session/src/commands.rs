@@ -430,44 +430,21 @@ impl Session {
             let Some(front) = self.pending.front() else {
                 return;
             };
-            let needs_window =
-                matches!(&front.kind, PendingKind::Publish(m) if m.qos != QoS::AtMostOnce);
-            let blocked = if deferred && matches!(front.kind, PendingKind::Publish(_)) {
-                true
-            } else if needs_window {
-                if self.inflight_publishes >= window {
-                    self.window_full = true;
-                    true
-                // Once the window filled up, refill it in batches (an eighth of it at
-                // a time) rather than one message per acknowledgement: one write then
-                // carries many publishes. Acks keep coming while any are in flight, so
-                // waiting for a batch never stalls.
-                } else if self.window_full && window - self.inflight_publishes < (window / 8).max(1)
-                {
-                    true
-                } else {
-                    self.window_full = false;
-                    false
-                }
-            } else {
-                false
+            let (is_publish, is_qos0) = match &front.kind {
+                PendingKind::Publish(m) => (true, m.qos == QoS::AtMostOnce),
+                _ => (false, false),
             };
-            if blocked {
+            let needs_window = is_publish && !is_qos0;
+            let held = deferred && is_publish;
+            if held || (needs_window && self.window_blocks(window)) {
                 // 5.0 [MQTT-3.3.4-8], [MQTT-4.9.0-3]: only PUBLISH waits for the
                 // window; the first SUBSCRIBE or UNSUBSCRIBE queued behind the
                 // waiting publishes goes ahead of them. (3.1.1 keeps the queue order.)
-                if self.v5.is_some() && self.pending_requests > 0 {
-                    if let Some(i) = self.pending.iter().position(|p| p.kind.is_request()) {
-                        if let Some(p) = self.pending.remove(i) {
-                            self.pending.push_front(p);
-                        }
-                        continue;
-                    }
+                if self.v5.is_some() && self.pending_requests > 0 && self.request_ahead() {
+                    continue;
                 }
                 return;
             }
-            let is_qos0 =
-                matches!(&front.kind, PendingKind::Publish(m) if m.qos == QoS::AtMostOnce);
             let packet_id = if is_qos0 {
                 None
             } else {
@@ -527,6 +504,35 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Whether the in-flight window keeps the next QoS 1 or 2 publish waiting. Once
+    /// the window filled up, it refills in batches (an eighth of it at a time) rather
+    /// than one message per acknowledgement: one write then carries many publishes.
+    /// Acks keep coming while any are in flight, so waiting for a batch never stalls.
+    #[inline]
+    fn window_blocks(&mut self, window: usize) -> bool {
+        if self.inflight_publishes >= window {
+            self.window_full = true;
+            return true;
+        }
+        if self.window_full && window - self.inflight_publishes < (window / 8).max(1) {
+            return true;
+        }
+        self.window_full = false;
+        false
+    }
+
+    /// Moves the first queued SUBSCRIBE or UNSUBSCRIBE to the front; false if none.
+    #[cold]
+    fn request_ahead(&mut self) -> bool {
+        let Some(i) = self.pending.iter().position(|p| p.kind.is_request()) else {
+            return false;
+        };
+        if let Some(p) = self.pending.remove(i) {
+            self.pending.push_front(p);
+        }
+        true
     }
 
     /// Records the latest time seen; time never goes backwards.
