@@ -23,6 +23,9 @@ done
 echo "== the tokio client's tour (adapter-tokio/examples/demo.rs)"
 cargo run -q -p mqtt-tokio --example demo -- "mqtt://127.0.0.1:$port"
 echo
+echo "== MQTT 5.0: properties, request / response, shared subscriptions (adapter-tokio/examples/v5.rs)"
+cargo run -q -p mqtt-tokio --example v5 -- "mqtt://127.0.0.1:$port"
+echo
 echo "== mosquitto_sub / mosquitto_pub look-alikes (examples sub and pub)"
 cargo run -q -p mqtt-tokio --example sub -- -p "$port" -t 'tools/#' -v -C 2 &
 sub=$!

@@ -189,3 +189,46 @@ fn demo_runs_its_tour() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
 }
+
+#[test]
+fn v5_tour_runs() {
+    let broker = Mosquitto::start();
+    let out = example("v5").arg(broker.url()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "v5 failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "server allows: receive maximum",
+        "user properties [(\"unit\", \"celsius\"), (\"sensor\", \"kitchen\")]",
+        "request \"mqtt five\" -> \"MQTT FIVE\"",
+        "shared subscription: this client took",
+        "no local: got only \"from the worker\"",
+        "disconnected with the will: the worker got \"tour gone\"",
+        "done",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn pub_and_sub_speak_mqtt5() {
+    let broker = Mosquitto::start_with("log_type all");
+    let sub = start_sub(
+        &broker,
+        &["-V", "mqttv5", "-t", "v5ex/#", "-C", "1"],
+        "ex-sub5",
+    );
+    let publisher = example("pub")
+        .args(["-p", &broker.port().to_string(), "-V", "mqttv5"])
+        .args(["-t", "v5ex/a", "-m", "five", "-q", "1"])
+        .output()
+        .unwrap();
+    assert!(publisher.status.success(), "{publisher:?}");
+    let out = finish(sub, "sub");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "five");
+    // mosquitto logs each client's protocol: p5.
+    assert!(broker.log().contains("(p5, c1"), "{}", broker.log());
+}

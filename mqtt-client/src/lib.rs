@@ -30,9 +30,18 @@
 //!   drops QoS 0 messages (counted in [`Status::messages_dropped`]) and holds back the
 //!   PUBACK/PUBREC of QoS 1/2 messages until the subscriber takes them, so the broker's
 //!   in-flight window slows it down. Publishing from the task that reads a
-//!   subscription therefore never deadlocks.
+//!   subscription therefore never deadlocks. (Acknowledgements go out in the order
+//!   the messages came [MQTT-4.6.0-2], so a held one holds back those after it too:
+//!   a task that waits for messages of another subscription while its own queue is
+//!   over capacity waits for itself.)
 //! - Writes are batched: every ready packet goes out in one vectored write, payloads
 //!   are never copied; received payloads are views of the read buffer.
+//! - MQTT 5.0 by [`Options::protocol`]: messages with properties
+//!   ([`Client::message`]), request / response ([`Client::request`],
+//!   [`Client::respond`]), subscription options ([`Client::subscribe_with`]), shared
+//!   subscriptions, routing by Subscription Identifier, reason codes as typed errors,
+//!   the server's DISCONNECT as [`Cause::Server`], enhanced authentication
+//!   ([`Options::authenticator`]), server redirection.
 
 #![forbid(unsafe_code)]
 

@@ -26,6 +26,7 @@ pub struct Args {
     pub keepalive: Option<u64>,
     pub count: Option<u64>,
     pub verbose: bool,
+    pub v5: bool,
 }
 
 pub const COMMON_HELP: &str = "\
@@ -39,6 +40,7 @@ pub const COMMON_HELP: &str = "\
   -u USER       user name
   -P PASSWORD   password
   -k SECONDS    keep alive (default 60)
+  -V VERSION    protocol: mqttv311 (default) or mqttv5
   --cafile FILE trust this CA (PEM) for mqtts:// and wss://
   --insecure    do not check the server certificate (dangerous: tests only)
   --help        this text";
@@ -83,6 +85,13 @@ impl Args {
                 "-v" | "--verbose" => a.verbose = true,
                 "--cafile" => a.cafile = Some(value()?),
                 "--insecure" => a.insecure = true,
+                "-V" | "--protocol-version" => {
+                    a.v5 = match value()?.as_str() {
+                        "mqttv5" | "5" => true,
+                        "mqttv311" | "311" | "4" => false,
+                        v => return Err(format!("protocol version {v}: mqttv311 or mqttv5")),
+                    }
+                }
                 "--help" => return Err(String::new()),
                 other => return Err(format!("unknown option {other}")),
             }
@@ -118,6 +127,9 @@ impl Args {
             .keep_alive(Duration::from_secs(self.keepalive.unwrap_or(60)))
             // A command-line tool reports a dead broker instead of retrying forever.
             .reconnect(None);
+        if self.v5 {
+            opts = opts.protocol(mqtt_tokio::ProtocolVersion::V5);
+        }
         if let Some(user) = &self.username {
             opts = opts.credentials(user, self.password.clone().unwrap_or_default());
         }
