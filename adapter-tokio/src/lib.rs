@@ -18,6 +18,36 @@
 //! }
 //! ```
 //!
+//! MQTT 5.0 (`Options::protocol`): messages with properties, request / response,
+//! subscription options, the server's limits:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mqtt_tokio::{Options, ProtocolVersion, QoS, SubscriptionOptions};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let opts = Options::parse("mqtt://127.0.0.1:1883?client_id=v5-quickstart")?
+//!         .protocol(ProtocolVersion::V5)
+//!         .session_expiry(3600); // the broker keeps the session an hour after a drop
+//!     let (client, _event_loop) = mqtt_tokio::connect(opts)?;
+//!     let _sensors = client // a Subscription: a stream of the messages it matches
+//!         .subscribe_with("sensors/#", SubscriptionOptions { no_local: true, ..SubscriptionOptions::new(QoS::AtLeastOnce) })
+//!         .await?;
+//!     client
+//!         .message("sensors/1", "21.5")
+//!         .qos(QoS::AtLeastOnce)
+//!         .content_type("text/plain")
+//!         .user_property("unit", "celsius")
+//!         .message_expiry(Duration::from_secs(300))
+//!         .publish()
+//!         .await?; // PUBACK; a refusal is ClientError::Rejected { reason_code, .. }
+//!     let answer = client.request("service/time", "now?", QoS::AtLeastOnce).await?; // a responder calls client.respond(&msg, ..)
+//!     println!("{:?} {:?}", answer.payload(), client.server_limits());
+//!     Ok(())
+//! }
+//! ```
+//!
 //! Everything but the runtime glue is in [`mqtt_client`], re-exported here.
 
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
 //! MQTT 5.0 client-side statements the codec enforces that no other test names:
-//! docs/conformance-v5.md maps every client-side statement to its test.
+//! the README (MQTT 5.0, Conformance) maps every client-side statement to its test.
 
 use bytes::Bytes;
 use mqtt_proto::v5::{self, *};

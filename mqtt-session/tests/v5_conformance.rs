@@ -1,5 +1,5 @@
 //! MQTT 5.0 client-side statements of the session that no other test names, one test
-//! per behaviour, each with the statements it checks: docs/conformance-v5.md maps
+//! per behaviour, each with the statements it checks: the README (MQTT 5.0, Conformance) maps
 //! every client-side statement to its test.
 
 mod common;
