@@ -43,11 +43,12 @@ pub async fn within<H: Harness, F: Future>(secs: u64, what: &str, f: F) -> F::Ou
     }
 }
 
-/// Expands to one `#[test]` per scenario of [`scenarios`] for a [`Harness`].
+/// Expands to one `#[test]` per scenario of [`scenarios`] and [`scenarios_v5`] for a
+/// [`Harness`].
 #[macro_export]
 macro_rules! suite {
     ($h:ty) => {
-        $crate::suite!(@tests $h;
+        $crate::suite!(@tests $h; scenarios;
             pubsub_every_qos_and_size,
             retained_messages,
             will_on_dead_connection,
@@ -70,7 +71,7 @@ macro_rules! suite {
             publisher_cut_at_random_moments,
             bytes_one_at_a_time
         );
-        $crate::suite!(@tests_v5 $h;
+        $crate::suite!(@tests $h; scenarios_v5;
             v5_properties_round_trip,
             v5_receive_maximum_respected,
             v5_topic_alias_used,
@@ -82,26 +83,14 @@ macro_rules! suite {
             v5_disconnect_with_reason
         );
     };
-    (@tests $h:ty; $($name:ident),*) => {
+    (@tests $h:ty; $module:ident; $($name:ident),*) => {
         $(
             #[test]
             fn $name() {
                 <$h as $crate::Harness>::block_on($crate::within::<$h, _>(
                     120,
                     stringify!($name),
-                    $crate::scenarios::$name::<$h>(),
-                ));
-            }
-        )*
-    };
-    (@tests_v5 $h:ty; $($name:ident),*) => {
-        $(
-            #[test]
-            fn $name() {
-                <$h as $crate::Harness>::block_on($crate::within::<$h, _>(
-                    120,
-                    stringify!($name),
-                    $crate::scenarios_v5::$name::<$h>(),
+                    $crate::$module::$name::<$h>(),
                 ));
             }
         )*

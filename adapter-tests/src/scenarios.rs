@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use mqtt_client::{
-    Backoff, Cause, ClientError, ConnectionEvent, LinkState, Message, Options, QoS, Runtime,
-    Subscription, TlsOptions,
+    Backoff, Cause, Client, ClientError, ConnectionEvent, LinkState, Message, Options, QoS,
+    Runtime, Subscription, TlsOptions,
 };
 use mqtt_test_broker::{FaultProxy, Mosquitto};
 
@@ -304,6 +304,12 @@ pub async fn overlapping_subscriptions<H: Harness>() {
     // way to tell several copies apart; 5.0 subscription identifiers do).
     let broker = Mosquitto::start_with("allow_duplicate_messages false");
     let (c, _c) = start::<H>(opts(&broker.url(), "overlap"));
+    overlapping(&c).await;
+}
+
+/// Four overlapping subscriptions of `c` (two with the same filter), three messages:
+/// each Subscription gets each message it matches exactly once.
+pub(crate) async fn overlapping(c: &Client) {
     let mut all = c.subscribe("o/#", QoS::AtLeastOnce).await.unwrap();
     let mut plus = c.subscribe("o/+/c", QoS::AtLeastOnce).await.unwrap();
     let mut exact = c.subscribe("o/b/c", QoS::AtLeastOnce).await.unwrap();

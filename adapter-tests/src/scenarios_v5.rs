@@ -16,7 +16,7 @@ use mqtt_test_broker::Mosquitto;
 
 use crate::killable::Switch;
 
-use crate::scenarios::{next, opts};
+use crate::scenarios::{next, opts, overlapping};
 use crate::{sleep, start, Harness};
 
 fn opts5(url: &str, id: &str) -> Options {
@@ -329,34 +329,13 @@ pub async fn v5_server_disconnect_handled<H: Harness>() {
 }
 
 /// Overlapping subscriptions under 5.0, with mosquitto's default of one copy per
-/// matching subscription [MQTT-3.3.4-3]: each copy carries its subscription's
-/// identifier and reaches that Subscription only, so none sees a message twice.
+/// matching subscription [MQTT-3.3.4-3] (the 3.1.1 scenario needs
+/// `allow_duplicate_messages false`): each copy carries its subscription's identifier
+/// and reaches that Subscription only, so none sees a message twice.
 pub async fn v5_overlapping_subscriptions_by_identifier<H: Harness>() {
     let broker = Mosquitto::start();
     let (c, _c) = start::<H>(opts5(&broker.url(), "v5-overlap"));
-    let mut all = c.subscribe("o/#", QoS::AtLeastOnce).await.unwrap();
-    let mut plus = c.subscribe("o/+/c", QoS::AtLeastOnce).await.unwrap();
-    let mut exact = c.subscribe("o/b/c", QoS::ExactlyOnce).await.unwrap();
-    c.publish("o/b/c", "1", QoS::ExactlyOnce, false)
-        .await
-        .unwrap();
-    c.publish("o/x", "2", QoS::AtLeastOnce, false)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut all).await.payload(), b"1");
-    assert_eq!(next(&mut all).await.payload(), b"2");
-    assert_eq!(next(&mut plus).await.payload(), b"1");
-    let m = next(&mut exact).await;
-    assert_eq!((m.payload(), m.qos()), (&b"1"[..], QoS::ExactlyOnce));
-    c.publish("o/marker", "m", QoS::AtLeastOnce, false)
-        .await
-        .unwrap();
-    assert_eq!(next(&mut all).await.payload(), b"m");
-    sleep::<H>(Duration::from_millis(100)).await;
-    assert!(
-        all.is_empty() && plus.is_empty() && exact.is_empty(),
-        "extra copies routed"
-    );
+    overlapping(&c).await;
 }
 
 /// Subscription Options: No Local keeps the client's own messages away
