@@ -286,3 +286,38 @@ async fn a_server_reference_redirects_the_next_attempt() {
     refusing.join().unwrap();
     target_broker.join().unwrap();
 }
+
+/// Section 4.13: a broker breaking the protocol gets the session's DISCONNECT with
+/// the reason code (0x82 for a second CONNACK, [MQTT-3.2.0-2]) before the client
+/// closes the connection; the event loop reports the violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_violation_is_answered_with_disconnect_before_closing() {
+    let (port, broker) = serve(|listener| {
+        let mut peer = Peer::accept(&listener);
+        assert!(matches!(peer.read(), v5::Packet::Connect(_)));
+        let ack = || connack(ConnectReasonCode::Success, &PropertyValues::default());
+        peer.write(ack());
+        peer.write(ack());
+        match peer.read() {
+            v5::Packet::Disconnect(d) => {
+                assert_eq!(d.reason_code, DisconnectReasonCode::ProtocolError)
+            }
+            other => panic!("expected DISCONNECT 0x82, got {other:?}"),
+        }
+        // Then the connection closes.
+        let mut rest = [0u8; 16];
+        assert_eq!(peer.stream.read(&mut rest).unwrap(), 0);
+    });
+    let opts = Options::new("127.0.0.1", port)
+        .protocol(ProtocolVersion::V5)
+        .client_id("v5-violated")
+        .reconnect(None);
+    let (_client, event_loop) = mqtt_tokio::connect(opts).unwrap();
+    match event_loop.await.unwrap() {
+        Err(mqtt_tokio::ClientError::Connection(Cause::Session(
+            mqtt_tokio::DisconnectReason::Protocol(_),
+        ))) => {}
+        other => panic!("expected the violation, got {other:?}"),
+    }
+    broker.join().unwrap();
+}

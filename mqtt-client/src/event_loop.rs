@@ -46,6 +46,9 @@ const MAX_SLICES: usize = 128;
 const BUDGET: usize = 32;
 /// Commands taken per round, so reads and writes interleave with a busy publisher.
 const COMMANDS_PER_ROUND: usize = 256;
+/// How long a connection closing after a protocol violation may take to write the
+/// session's DISCONNECT before it is dropped anyway.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 enum Waiter {
     Publish(oneshot::Sender<Result<(), ClientError>>),
@@ -85,6 +88,9 @@ struct Conn {
     needs_flush: bool,
     /// DISCONNECT is queued: write everything, close, end.
     closing: bool,
+    /// Closing after a violation (5.0: the session's DISCONNECT with its reason code
+    /// goes out first, section 4.13): why, and when to stop waiting for the write.
+    close_cause: Option<(Cause, StdInstant)>,
 }
 
 /// The connection task. Spawn [`EventLoop::run`] on the runtime (the adapters'
@@ -538,6 +544,7 @@ impl<R: Runtime> EventLoop<R> {
                             written_total: 0,
                             needs_flush: false,
                             closing: false,
+                            close_cause: None,
                         });
                         if let Err(e) = self.session.connect(self.now()) {
                             warn!(error = %e, "session refused to connect");
@@ -559,6 +566,14 @@ impl<R: Runtime> EventLoop<R> {
             }
             Link::Up(conn) => {
                 if conn.closing {
+                    // After a violation, a peer that does not take the DISCONNECT in
+                    // time is dropped anyway.
+                    if conn.close_cause.as_ref().is_some_and(|(_, t)| now >= *t) {
+                        if let Some((cause, _)) = conn.close_cause.take() {
+                            self.link_down(cause);
+                            return true;
+                        }
+                    }
                     return false;
                 }
                 let mut progress = false;
@@ -714,6 +729,16 @@ impl<R: Runtime> EventLoop<R> {
         let err = ClientError::Connection(cause.clone());
         for done in self.reauthenticating.drain(..) {
             let _ = done.send(Err(err.clone()));
+        }
+        let violation = matches!(
+            reason,
+            DisconnectReason::Protocol(_) | DisconnectReason::Auth(_)
+        );
+        if let (true, Link::Up(conn)) = (violation, &mut self.link) {
+            // The session's DISCONNECT (5.0, with its reason code) is written first.
+            conn.closing = true;
+            conn.close_cause = Some((cause, StdInstant::now() + CLOSE_GRACE));
+            return;
         }
         self.link_down(cause);
     }
@@ -934,6 +959,10 @@ impl<R: Runtime> EventLoop<R> {
             Ok(false) => {}
             Err(e) => {
                 debug!(error = %e, "write failed");
+                if let Some((cause, _)) = conn.close_cause.take() {
+                    self.link_down(cause);
+                    return true;
+                }
                 self.status.last_cause = Some(Cause::Io(Arc::new(e)));
                 self.session.handle_transport_closed(self.now());
                 return true;
@@ -956,6 +985,10 @@ impl<R: Runtime> EventLoop<R> {
                     if let Err(e) = r {
                         debug!(error = %e, "close failed");
                     }
+                    if let Some((cause, _)) = conn.close_cause.take() {
+                        self.link_down(cause);
+                        return true;
+                    }
                     info!("disconnected");
                     self.link = Link::Idle { retry_at: None };
                     self.finished = Some(Ok(()));
@@ -973,6 +1006,7 @@ impl<R: Runtime> EventLoop<R> {
                 retry_at: Some(t), ..
             } => Some(*t),
             Link::Connecting { deadline, .. } => Some(*deadline),
+            Link::Up(conn) => conn.close_cause.as_ref().map(|(_, t)| *t),
             _ => None,
         };
         wake = match (wake, link_deadline) {
