@@ -255,6 +255,15 @@ pub async fn v5_request_response<H: Harness>() {
         assert_eq!(a.payload(), w.to_uppercase().as_bytes());
         assert!(a.topic().starts_with("mqtt-rr/"), "{}", a.topic());
     }
+    // Another client's responses where its ACLs allow them.
+    let (other, _other) =
+        start::<H>(opts5(&broker.url(), "v5-rr-prefixed").response_topic_prefix("replies/v5-rr"));
+    let a = other
+        .request("svc/upper", "eta", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    assert_eq!(a.payload(), b"ETA");
+    assert!(a.topic().starts_with("replies/v5-rr/"), "{}", a.topic());
     // A second round reuses the response subscription.
     let again = c
         .request("svc/upper", "zeta", QoS::ExactlyOnce)

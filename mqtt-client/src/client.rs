@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) restored: Vec<mqtt_session::Message>,
     /// The protocol version the session speaks.
     pub(crate) protocol: mqtt_proto::ProtocolVersion,
+    /// 5.0: [`crate::Options::response_topic_prefix`].
+    pub(crate) response_prefix: Option<String>,
     /// 5.0: what the server said in its last CONNACK.
     pub(crate) server: Mutex<ServerInfo>,
     /// 5.0: requests awaiting their response ([`Client::request`]).

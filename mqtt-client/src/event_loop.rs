@@ -195,6 +195,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         subscription_capacity: options.subscription_capacity,
         restored,
         protocol: options.protocol,
+        response_prefix: options.v5.response_topic_prefix.clone(),
         server: Mutex::new(ServerInfo::default()),
         responses: Mutex::new(Responses::default()),
     });

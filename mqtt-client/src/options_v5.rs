@@ -21,6 +21,7 @@ pub(crate) struct V5Options {
     pub(crate) topic_alias_maximum: Option<u16>,
     pub(crate) max_outgoing_topic_aliases: Option<u16>,
     pub(crate) request_response_information: bool,
+    pub(crate) response_topic_prefix: Option<String>,
     pub(crate) user_properties: Vec<(String, String)>,
     pub(crate) will_properties: Option<WillProperties<Bytes>>,
     pub(crate) authenticator: Option<AuthenticatorFactory>,
@@ -41,6 +42,7 @@ impl fmt::Debug for V5Options {
                 "request_response_information",
                 &self.request_response_information,
             )
+            .field("response_topic_prefix", &self.response_topic_prefix)
             .field("user_properties", &self.user_properties.len())
             .field("will_properties", &self.will_properties.is_some())
             .field("authenticator", &self.authenticator.is_some())
@@ -107,6 +109,14 @@ impl Options {
     /// response topic of [`crate::Client::request`].
     pub fn request_response_information(mut self, on: bool) -> Options {
         self.v5.request_response_information = on;
+        self
+    }
+
+    /// 5.0: where [`crate::Client::request`]'s response topic lives:
+    /// `{prefix}/{random}` (default `mqtt-rr`; the server's Response Information, when
+    /// asked for and given, comes first). For brokers whose ACLs allow only some topics.
+    pub fn response_topic_prefix(mut self, prefix: &str) -> Options {
+        self.v5.response_topic_prefix = Some(prefix.into());
         self
     }
 

@@ -76,7 +76,11 @@ pub(crate) async fn register(
     let (topic, sid) = match route {
         Some(r) => r,
         None => {
-            let base = shared.server().response_information.clone();
+            let base = shared
+                .server()
+                .response_information
+                .clone()
+                .or_else(|| shared.response_prefix.clone());
             let topic = response_topic(base.as_deref())
                 .ok_or(ClientError::Session(mqtt_session::Error::Unsupported))?;
             let sid = shared.router().fresh_sid();
