@@ -80,7 +80,10 @@ pub async fn v5_properties_round_trip<H: Harness>() {
         .user_property("k\0", "v")
         .publish()
         .await;
-    assert!(matches!(bad, Err(ClientError::InvalidTopic(_))), "{bad:?}");
+    assert!(
+        matches!(bad, Err(ClientError::InvalidProperty(_))),
+        "{bad:?}"
+    );
 }
 
 /// [MQTT-3.3.4-7]: the broker's Receive Maximum (mosquitto's

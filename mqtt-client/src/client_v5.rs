@@ -152,7 +152,7 @@ impl<'c> PublishBuilder<'c> {
     pub fn content_type(mut self, content_type: &str) -> Self {
         match Str::from_string(content_type.into()) {
             Ok(s) => self.properties.content_type = Some(s),
-            Err(e) => self.fail(ClientError::InvalidTopic(e)),
+            Err(e) => self.fail(ClientError::InvalidProperty(e)),
         }
         self
     }
@@ -164,7 +164,7 @@ impl<'c> PublishBuilder<'c> {
             Str::from_string(value.into()),
         ) {
             (Ok(k), Ok(v)) => self.properties.user_properties.push((k, v)),
-            (Err(e), _) | (_, Err(e)) => self.fail(ClientError::InvalidTopic(e)),
+            (Err(e), _) | (_, Err(e)) => self.fail(ClientError::InvalidProperty(e)),
         }
         self
     }

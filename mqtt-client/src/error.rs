@@ -21,6 +21,9 @@ pub enum ClientError {
     QueueFull,
     /// Not a valid topic name or filter.
     InvalidTopic(StrError),
+    /// 5.0: a property string MQTT cannot carry (a Content Type or User Property with
+    /// U+0000, or over 65,535 bytes).
+    InvalidProperty(StrError),
     /// The session refused the command (e.g. a packet over MQTT's size limit).
     Session(mqtt_session::Error),
     /// The broker lost the session before acknowledging.
@@ -60,6 +63,7 @@ impl fmt::Display for ClientError {
             ClientError::Connection(c) => write!(f, "connection ended: {c}"),
             ClientError::QueueFull => f.write_str("command queue full"),
             ClientError::InvalidTopic(e) => write!(f, "invalid topic: {e:?}"),
+            ClientError::InvalidProperty(e) => write!(f, "invalid property: {e:?}"),
             ClientError::Session(e) => write!(f, "{e}"),
             ClientError::SessionLost => f.write_str("broker lost the session"),
             ClientError::SubscribeRefused => f.write_str("subscription refused by the broker"),
