@@ -63,14 +63,18 @@ pub(crate) struct Shared {
     pub(crate) subscription_capacity: usize,
     /// QoS 1/2 messages a previous process accepted, resumed from the store.
     pub(crate) restored: Vec<mqtt_session::Message>,
-    /// The protocol version the session speaks.
-    pub(crate) protocol: mqtt_proto::ProtocolVersion,
-    /// 5.0: [`crate::Options::response_topic_prefix`].
-    pub(crate) response_prefix: Option<String>,
-    /// 5.0: what the server said in its last CONNACK.
+    /// 5.0 only (boxed: a 3.1.1 connection carries none of it).
+    pub(crate) v5: Option<Box<SharedV5>>,
+}
+
+/// What the handles and the event loop share under 5.0 only.
+pub(crate) struct SharedV5 {
+    /// What the server said in its last CONNACK.
     pub(crate) server: Mutex<ServerInfo>,
-    /// 5.0: requests awaiting their response ([`Client::request`]).
+    /// Requests awaiting their response ([`Client::request`]).
     pub(crate) responses: Mutex<Responses>,
+    /// [`crate::Options::response_topic_prefix`].
+    pub(crate) response_prefix: Option<String>,
 }
 
 impl Shared {
@@ -82,12 +86,16 @@ impl Shared {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn server(&self) -> MutexGuard<'_, ServerInfo> {
-        self.server.lock().unwrap_or_else(|e| e.into_inner())
+    /// 5.0: the last CONNACK's announcements (`None` under 3.1.1).
+    pub(crate) fn server(&self) -> Option<MutexGuard<'_, ServerInfo>> {
+        let v5 = self.v5.as_ref()?;
+        Some(v5.server.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub(crate) fn responses(&self) -> MutexGuard<'_, Responses> {
-        self.responses.lock().unwrap_or_else(|e| e.into_inner())
+    /// 5.0: the pending requests (`None` under 3.1.1).
+    pub(crate) fn responses(&self) -> Option<MutexGuard<'_, Responses>> {
+        let v5 = self.v5.as_ref()?;
+        Some(v5.responses.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -110,13 +110,13 @@ impl Client {
     /// Available, Server Keep Alive, Session Expiry Interval. `None` before the
     /// first CONNACK and under 3.1.1.
     pub fn server_limits(&self) -> Option<ServerLimits> {
-        self.shared.server().limits.clone()
+        self.shared.server()?.limits.clone()
     }
 
     /// 5.0: the Client Identifier the server assigned, when the configured one was
     /// empty.
     pub fn assigned_client_id(&self) -> Option<String> {
-        self.shared.server().assigned_client_id.clone()
+        self.shared.server()?.assigned_client_id.clone()
     }
 }
 

@@ -23,7 +23,7 @@ use mqtt_session::{
 use tracing::{debug, info, trace, warn};
 
 use crate::backoff::Backoff;
-use crate::client::{Client, Command, Control, Shared};
+use crate::client::{Client, Command, Control, Shared, SharedV5};
 use crate::error::ClientError;
 use crate::message::Message;
 use crate::options::{Broker, Options, OptionsError, Scheme};
@@ -69,7 +69,7 @@ enum Link {
     Connecting {
         /// Where the failover list continues if this attempt fails.
         next_broker: usize,
-        target: Broker,
+        target: Box<Broker>,
         deadline: StdInstant,
         dial: BoxFuture<io::Result<BoxIo>>,
     },
@@ -78,7 +78,7 @@ enum Link {
 
 struct Conn {
     io: BoxIo,
-    broker: Broker,
+    broker: Box<Broker>,
     rbuf: BytesMut,
     /// The current read window (between `READ_MIN` and `READ_MAX`).
     read_window: usize,
@@ -90,7 +90,7 @@ struct Conn {
     closing: bool,
     /// Closing after a violation (5.0: the session's DISCONNECT with its reason code
     /// goes out first, section 4.13): why, and when to stop waiting for the write.
-    close_cause: Option<(Cause, StdInstant)>,
+    close_cause: Option<Box<(Cause, StdInstant)>>,
 }
 
 /// The connection task. Spawn [`EventLoop::run`] on the runtime (the adapters'
@@ -126,7 +126,7 @@ pub struct EventLoop<R: Runtime> {
     authenticating: Vec<oneshot::Sender<Result<(), ClientError>>>,
     /// 5.0: the Server Reference of the last DISCONNECT or CONNACK that sent us
     /// elsewhere (0x9C, 0x9D): the next attempt goes there.
-    redirect: Option<Broker>,
+    redirect: Option<Box<Broker>>,
     finished: Option<Result<(), ClientError>>,
     timer: Option<(StdInstant, BoxFuture<()>)>,
     /// This poll follows a yield made to gather more to write (see `poll`).
@@ -194,10 +194,13 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         listeners: Mutex::new(Vec::new()),
         subscription_capacity: options.subscription_capacity,
         restored,
-        protocol: options.protocol,
-        response_prefix: options.v5.response_topic_prefix.clone(),
-        server: Mutex::new(ServerInfo::default()),
-        responses: Mutex::new(Responses::default()),
+        v5: (options.protocol == mqtt_proto::ProtocolVersion::V5).then(|| {
+            Box::new(SharedV5 {
+                server: Mutex::new(ServerInfo::default()),
+                responses: Mutex::new(Responses::default()),
+                response_prefix: options.v5.response_topic_prefix.clone(),
+            })
+        }),
     });
     let client = Client {
         commands: cmd_tx,
@@ -509,13 +512,13 @@ impl<R: Runtime> EventLoop<R> {
                 // A redirect is tried once; the failover list continues after it.
                 let (target, next_broker) = match self.redirect.take() {
                     Some(b) => (b, broker),
-                    None => (self.brokers[broker].clone(), broker + 1),
+                    None => (Box::new(self.brokers[broker].clone()), broker + 1),
                 };
                 let url = target.url();
                 info!(broker = %url, "connecting");
                 self.status.state = LinkState::Connecting;
                 self.status.broker = Some(url);
-                let dial = Box::pin(self.dialer.clone().dial::<R>(target.clone()));
+                let dial = Box::pin(self.dialer.clone().dial::<R>((*target).clone()));
                 self.link = Link::Connecting {
                     next_broker,
                     target,
@@ -569,8 +572,9 @@ impl<R: Runtime> EventLoop<R> {
                 if conn.closing {
                     // After a violation, a peer that does not take the DISCONNECT in
                     // time is dropped anyway.
-                    if conn.close_cause.as_ref().is_some_and(|(_, t)| now >= *t) {
-                        if let Some((cause, _)) = conn.close_cause.take() {
+                    if conn.close_cause.as_ref().is_some_and(|c| now >= c.1) {
+                        if let Some(c) = conn.close_cause.take() {
+                            let (cause, _) = *c;
                             self.link_down(cause);
                             return true;
                         }
@@ -738,7 +742,7 @@ impl<R: Runtime> EventLoop<R> {
         if let (true, Link::Up(conn)) = (violation, &mut self.link) {
             // The session's DISCONNECT (5.0, with its reason code) is written first.
             conn.closing = true;
-            conn.close_cause = Some((cause, StdInstant::now() + CLOSE_GRACE));
+            conn.close_cause = Some(Box::new((cause, StdInstant::now() + CLOSE_GRACE)));
             return;
         }
         self.link_down(cause);
@@ -750,7 +754,9 @@ impl<R: Runtime> EventLoop<R> {
             return;
         };
         let connack = self.session.connack();
-        let mut info = self.shared.server();
+        let Some(mut info) = self.shared.server() else {
+            return;
+        };
         info.limits = Some(limits.clone());
         info.assigned_client_id = self
             .session
@@ -790,7 +796,7 @@ impl<R: Runtime> EventLoop<R> {
         let first = reference.split(' ').next().unwrap_or_default();
         if let Some(target) = referenced_broker(&conn.broker, first) {
             info!(server_reference = %first, "the server sent us to another server");
-            self.redirect = Some(target);
+            self.redirect = Some(Box::new(target));
         }
     }
 
@@ -807,7 +813,10 @@ impl<R: Runtime> EventLoop<R> {
             // or a server without identifiers; route by topic then).
             let identified = props.subscription_identifiers().next().is_some();
             let responded = props.correlation_data().is_some()
-                && self.shared.responses().deliver(&msg, identified);
+                && self
+                    .shared
+                    .responses()
+                    .is_some_and(|mut r| r.deliver(&msg, identified));
             let control = &self.control_tx;
             let mut hold = || {
                 token
@@ -960,8 +969,8 @@ impl<R: Runtime> EventLoop<R> {
             Ok(false) => {}
             Err(e) => {
                 debug!(error = %e, "write failed");
-                if let Some((cause, _)) = conn.close_cause.take() {
-                    self.link_down(cause);
+                if let Some(c) = conn.close_cause.take() {
+                    self.link_down(c.0);
                     return true;
                 }
                 self.status.last_cause = Some(Cause::Io(Arc::new(e)));
@@ -986,8 +995,8 @@ impl<R: Runtime> EventLoop<R> {
                     if let Err(e) = r {
                         debug!(error = %e, "close failed");
                     }
-                    if let Some((cause, _)) = conn.close_cause.take() {
-                        self.link_down(cause);
+                    if let Some(c) = conn.close_cause.take() {
+                        self.link_down(c.0);
                         return true;
                     }
                     info!("disconnected");
@@ -1007,7 +1016,7 @@ impl<R: Runtime> EventLoop<R> {
                 retry_at: Some(t), ..
             } => Some(*t),
             Link::Connecting { deadline, .. } => Some(*deadline),
-            Link::Up(conn) => conn.close_cause.as_ref().map(|(_, t)| *t),
+            Link::Up(conn) => conn.close_cause.as_ref().map(|c| c.1),
             _ => None,
         };
         wake = match (wake, link_deadline) {
@@ -1107,7 +1116,9 @@ impl<R: Runtime> EventLoop<R> {
         {
             let _ = done.send(Err(err.clone()));
         }
-        self.shared.responses().close();
+        if let Some(mut r) = self.shared.responses() {
+            r.close();
+        }
         for (_, done) in self.written.drain(..) {
             let _ = done.send(Err(err.clone()));
         }
@@ -1192,8 +1203,9 @@ fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
     let start = conn.rbuf.len();
     let window = conn.read_window;
     if conn.rbuf.capacity() - start < window {
-        // A new buffer when views of the old one (messages) are still alive.
-        conn.rbuf.reserve(window.max(READ_MIN * 4));
+        // A new buffer when views of the old one (messages) are still alive; no more
+        // than the window, so that an idle connection holds 1 KiB.
+        conn.rbuf.reserve(window);
     }
     // futures-io reads into initialized bytes: zero just the window, not the capacity.
     conn.rbuf.resize(start + window, 0);

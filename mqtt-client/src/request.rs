@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_channel::oneshot;
 use mqtt_proto::v5::{SubscriptionId, SubscriptionOptions};
-use mqtt_proto::{ProtocolVersion, QoS, TopicFilter, TopicName};
+use mqtt_proto::{QoS, TopicFilter, TopicName};
 
 use crate::client::{Client, Command, Shared};
 use crate::client_v5::response_topic;
@@ -69,27 +69,29 @@ pub(crate) async fn register(
     client: &Client,
 ) -> Result<(TopicName<Bytes>, Bytes, Response), ClientError> {
     let shared = &client.shared;
-    if shared.protocol != ProtocolVersion::V5 {
+    let Some(v5) = shared.v5.as_deref() else {
         return Err(ClientError::Session(mqtt_session::Error::Unsupported));
-    }
-    let route = shared.responses().route.clone();
+    };
+    let responses = || v5.responses.lock().unwrap_or_else(|e| e.into_inner());
+    let route = responses().route.clone();
     let (topic, sid) = match route {
         Some(r) => r,
         None => {
-            let base = shared
-                .server()
+            let base = v5
+                .server
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .response_information
                 .clone()
-                .or_else(|| shared.response_prefix.clone());
+                .or_else(|| v5.response_prefix.clone());
             let topic = response_topic(base.as_deref())
                 .ok_or(ClientError::Session(mqtt_session::Error::Unsupported))?;
             let sid = shared.router().fresh_sid();
             let sid = SubscriptionId::new(sid).expect("identifiers start at 1");
-            let mut r = shared.responses();
-            r.route.get_or_insert((topic, sid)).clone()
+            responses().route.get_or_insert((topic, sid)).clone()
         }
     };
-    if !shared.responses().subscribed {
+    if !responses().subscribed {
         // Concurrent first requests may each subscribe: the broker keeps one.
         let filter =
             TopicFilter::from_string(topic.as_str().into()).map_err(ClientError::InvalidTopic)?;
@@ -105,11 +107,11 @@ pub(crate) async fn register(
             .await
             .map_err(|_| ClientError::Closed)?;
         granted.await.unwrap_or(Err(ClientError::Closed))?;
-        shared.responses().subscribed = true;
+        responses().subscribed = true;
     }
     let (tx, rx) = oneshot::channel();
     let correlation = {
-        let mut r = shared.responses();
+        let mut r = responses();
         r.next += 1;
         let key = Bytes::copy_from_slice(&r.next.to_be_bytes());
         r.pending.insert(key.clone(), tx);
@@ -141,6 +143,8 @@ impl Future for Response {
 
 impl Drop for Response {
     fn drop(&mut self) {
-        self.shared.responses().pending.remove(&self.key);
+        if let Some(mut r) = self.shared.responses() {
+            r.pending.remove(&self.key);
+        }
     }
 }
