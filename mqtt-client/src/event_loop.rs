@@ -40,6 +40,9 @@ use crate::transport::Dialer;
 /// while reads fill it, up to the maximum; it halves again when reads come in small.
 const READ_MIN: usize = 1024;
 const READ_MAX: usize = 64 * 1024;
+/// A connection that has read this much is busy: its read buffers grow by 4 KiB at
+/// least (an idle one, reading a PINGRESP a minute, takes weeks to get there).
+const BUSY_AFTER: u64 = 64 * 1024;
 /// Most slices per vectored write (a header and a payload per PUBLISH).
 const MAX_SLICES: usize = 128;
 /// Rounds of work before yielding to other tasks.
@@ -82,6 +85,8 @@ struct Conn {
     rbuf: BytesMut,
     /// The current read window (between `READ_MIN` and `READ_MAX`).
     read_window: usize,
+    /// Bytes read on this connection so far.
+    read_total: u64,
     wq: VecDeque<Bytes>,
     queued_total: u64,
     written_total: u64,
@@ -543,6 +548,7 @@ impl<R: Runtime> EventLoop<R> {
                             broker,
                             rbuf: BytesMut::new(),
                             read_window: READ_MIN,
+                            read_total: 0,
                             wq: VecDeque::new(),
                             queued_total: 0,
                             written_total: 0,
@@ -1203,9 +1209,15 @@ fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
     let start = conn.rbuf.len();
     let window = conn.read_window;
     if conn.rbuf.capacity() - start < window {
-        // A new buffer when views of the old one (messages) are still alive; no more
-        // than the window, so that an idle connection holds 1 KiB.
-        conn.rbuf.reserve(window);
+        // A new buffer when views of the old one (messages) are still alive. A quiet
+        // connection takes just its window (1 KiB idle); one with traffic at least
+        // 4 KiB, so that small reads share an allocation.
+        let busy = conn.read_total > BUSY_AFTER;
+        conn.rbuf.reserve(if busy {
+            window.max(READ_MIN * 4)
+        } else {
+            window
+        });
     }
     // futures-io reads into initialized bytes: zero just the window, not the capacity.
     conn.rbuf.resize(start + window, 0);
@@ -1215,6 +1227,7 @@ fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         _ => 0,
     };
     conn.rbuf.truncate(start + n);
+    conn.read_total += n as u64;
     if n == window {
         conn.read_window = (window * 2).min(READ_MAX);
     } else if matches!(r, Poll::Ready(Ok(_))) && n < window / 4 {
