@@ -449,6 +449,13 @@ impl Session {
                 }
             }
         }
+        self.complete_subscribe(id, Outcome::Subscribed(s.codes));
+        Ok(())
+    }
+
+    /// Ends a SUBSCRIBE (either version) once its SUBACK is applied: the application
+    /// hears of it unless the session subscribed on its own (after a lost session).
+    pub(crate) fn complete_subscribe(&mut self, id: u16, outcome: Outcome) {
         if let Some(Op {
             op,
             kind: OpKind::Subscribe { internal, .. },
@@ -456,14 +463,10 @@ impl Session {
         }) = self.remove_op(id)
         {
             if !internal {
-                self.events.push_back(Event::Completed {
-                    op,
-                    outcome: Outcome::Subscribed(s.codes),
-                });
+                self.events.push_back(Event::Completed { op, outcome });
             }
         }
         self.pump();
-        Ok(())
     }
 
     fn on_unsuback(&mut self, id: PacketId) -> Result<(), ProtocolError> {

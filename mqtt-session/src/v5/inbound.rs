@@ -235,20 +235,7 @@ impl Session {
                 }
             }
         }
-        if let Some(Op {
-            op,
-            kind: OpKind::Subscribe { internal, .. },
-            ..
-        }) = self.remove_op(id)
-        {
-            if !internal {
-                self.events.push_back(Event::Completed {
-                    op,
-                    outcome: Outcome::SubscribedV5(s.reason_codes),
-                });
-            }
-        }
-        self.pump();
+        self.complete_subscribe(id, Outcome::SubscribedV5(s.reason_codes));
         Ok(())
     }
 
