@@ -31,6 +31,7 @@ fn main() {
                 clients: Vec::new(),
                 qos: None,
                 port: None,
+                ack_coalescing: false,
             };
             let mut it = args[1..].iter();
             while let Some(flag) = it.next() {
@@ -49,6 +50,13 @@ fn main() {
                     ),
                     "--port" => {
                         settings.port = Some(value.parse().unwrap_or_else(|_| usage("--port P")))
+                    }
+                    "--ack-coalescing" => {
+                        settings.ack_coalescing = match value.as_str() {
+                            "on" => true,
+                            "off" => false,
+                            _ => usage("--ack-coalescing on|off"),
+                        }
                     }
                     "--qos" => {
                         settings.qos = Some(value.parse().unwrap_or_else(|_| usage("--qos 0|1|2")))
@@ -74,7 +82,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("error: {msg}");
     }
     eprintln!(
-        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q]"
+        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--port P] [--ack-coalescing on|off]"
     );
     std::process::exit(2)
 }

@@ -24,6 +24,7 @@ use tracing::{debug, info, trace, warn};
 
 use crate::backoff::Backoff;
 use crate::client::{Client, Command, Control, Shared, SharedV5};
+use crate::coalesce::{count_acks, Coalescer, Decision};
 use crate::error::ClientError;
 use crate::message::Message;
 use crate::options::{Broker, Options, OptionsError, Scheme};
@@ -96,6 +97,19 @@ struct Conn {
     /// Closing after a violation (5.0: the session's DISCONNECT with its reason code
     /// goes out first, section 4.13): why, and when to stop waiting for the write.
     close_cause: Option<Box<(Cause, StdInstant)>>,
+    /// `Options::ack_coalescing`: holds acknowledgements back while the broker
+    /// streams. Boxed: absent unless asked for.
+    acks: Option<Box<AckHold>>,
+}
+
+/// A connection's acknowledgement coalescing (see `coalesce`).
+struct AckHold {
+    coalescer: Coalescer,
+    /// Acknowledgements in `wq`, and whether `wq` holds nothing else.
+    wq_acks: usize,
+    wq_only_acks: bool,
+    /// Wakes the loop when held acknowledgements are due.
+    timer: Option<(StdInstant, BoxFuture<()>)>,
 }
 
 /// The connection task. Spawn [`EventLoop::run`] on the runtime (the adapters'
@@ -112,6 +126,7 @@ pub struct EventLoop<R: Runtime> {
     dialer: Dialer,
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
+    ack_coalescing: bool,
     /// `None` once the event loop has ended (dropping it closes the channel).
     commands: Option<flume::r#async::RecvStream<'static, Command>>,
     control: Pin<Box<async_channel::Receiver<Control>>>,
@@ -225,6 +240,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         },
         reconnect: options.reconnect,
         connect_timeout: options.connect_timeout,
+        ack_coalescing: options.ack_coalescing,
         commands: Some(cmd_rx.into_stream()),
         control: Box::pin(ctl_rx),
         control_tx: ctl_tx,
@@ -555,6 +571,14 @@ impl<R: Runtime> EventLoop<R> {
                             needs_flush: false,
                             closing: false,
                             close_cause: None,
+                            acks: self.ack_coalescing.then(|| {
+                                Box::new(AckHold {
+                                    coalescer: Coalescer::new(true),
+                                    wq_acks: 0,
+                                    wq_only_acks: true,
+                                    timer: None,
+                                })
+                            }),
                         });
                         if let Err(e) = self.session.connect(self.now()) {
                             warn!(error = %e, "session refused to connect");
@@ -599,6 +623,9 @@ impl<R: Runtime> EventLoop<R> {
                         Poll::Ready(Ok(n)) => {
                             trace!(bytes = n, "read");
                             progress = true;
+                            if let Some(a) = &mut conn.acks {
+                                a.coalescer.on_read(now);
+                            }
                             let now =
                                 Instant::from_millis(self.origin.elapsed().as_millis() as u64);
                             self.session.handle_read(now, &mut conn.rbuf);
@@ -965,10 +992,19 @@ impl<R: Runtime> EventLoop<R> {
         let mut progress = false;
         while let Some(t) = self.session.poll_transmit() {
             trace!(bytes = t.len(), "transmit");
+            if let Some(a) = &mut conn.acks {
+                match count_acks(&t.head) {
+                    Some(n) if t.payload.is_empty() => a.wq_acks += n,
+                    _ => a.wq_only_acks = false,
+                }
+            }
             conn.push(t.head);
             conn.push(t.payload);
             // Handing out a QoS 0 publish completes it: run a round for that event.
             progress = true;
+        }
+        if conn.hold_acks::<R>(cx) {
+            return progress;
         }
         match conn.flush_some(cx) {
             Ok(true) => progress = true,
@@ -1237,6 +1273,32 @@ fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
 }
 
 impl Conn {
+    /// True while only acknowledgements are queued and the coalescer holds them.
+    fn hold_acks<R: Runtime>(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(a) = &mut self.acks else {
+            return false;
+        };
+        if self.wq.is_empty() || self.closing {
+            return false;
+        }
+        let now = StdInstant::now();
+        let Decision::HoldUntil(due) = a.coalescer.decide(now, a.wq_only_acks, a.wq_acks) else {
+            a.timer = None;
+            return false;
+        };
+        if a.timer.as_ref().is_none_or(|(at, _)| *at != due) {
+            a.timer = Some((due, R::sleep_until(due)));
+        }
+        let (_, sleep) = a.timer.as_mut().expect("armed above");
+        if sleep.as_mut().poll(cx).is_pending() {
+            return true;
+        }
+        // Due: this decision records a flush forced by the deadline.
+        a.timer = None;
+        let _ = a.coalescer.decide(now.max(due), a.wq_only_acks, a.wq_acks);
+        false
+    }
+
     fn push(&mut self, b: Bytes) {
         if !b.is_empty() {
             self.queued_total += b.len() as u64;
@@ -1281,6 +1343,10 @@ impl Conn {
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => return Ok(progress),
             }
+        }
+        if let Some(a) = &mut self.acks {
+            a.wq_acks = 0;
+            a.wq_only_acks = true;
         }
         if self.needs_flush {
             match Pin::new(&mut self.io).poll_flush(cx) {

@@ -48,6 +48,7 @@
 mod backoff;
 mod client;
 mod client_v5;
+mod coalesce;
 mod error;
 mod event_loop;
 mod message;

@@ -126,6 +126,7 @@ pub struct Options {
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) tls: TlsOptions,
     pub(crate) subscription_capacity: usize,
+    pub(crate) ack_coalescing: bool,
     pub(crate) command_capacity: usize,
     /// Taken by the first client built from these options (a store has one owner).
     pub(crate) store: Option<Arc<std::sync::Mutex<Option<BoxStore>>>>,
@@ -196,6 +197,7 @@ impl Options {
             reconnect: Some(Backoff::default()),
             tls: TlsOptions::default(),
             subscription_capacity: 1024,
+            ack_coalescing: false,
             command_capacity: 1024,
             store: None,
             protocol: ProtocolVersion::V311,
@@ -353,6 +355,18 @@ impl Options {
         self
     }
 
+    /// Whether acknowledgements of incoming messages (PUBACK, PUBREC, PUBCOMP) may
+    /// wait up to a millisecond while the broker streams, so that one write carries
+    /// up to eight (default: off). The application never waits on them; a broker
+    /// whose in-flight window is smaller than what is held is detected, and less is
+    /// held. Measured against mosquitto at QoS 1 (`mqtt-bench e2e`): about a quarter
+    /// less client CPU per message, but about 9 % fewer messages per second, as the
+    /// broker sees its acknowledgements later; hence off unless CPU is what counts.
+    pub fn ack_coalescing(mut self, on: bool) -> Options {
+        self.ack_coalescing = on;
+        self
+    }
+
     /// Commands buffered between the [`crate::Client`] handles and the event loop.
     pub fn command_capacity(mut self, n: usize) -> Options {
         self.command_capacity = n.max(1);
@@ -457,6 +471,7 @@ impl fmt::Debug for Options {
             .field("reconnect", &self.reconnect)
             .field("tls", &self.tls)
             .field("subscription_capacity", &self.subscription_capacity)
+            .field("ack_coalescing", &self.ack_coalescing)
             .field("protocol", &self.protocol)
             .field("v5", &self.v5)
             .finish()

@@ -1,6 +1,7 @@
 //! One publisher and one subscriber connection per run, for each client compared:
 //! this project's client on tokio and on smol, and rumqttc 0.25 on tokio.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,6 +104,9 @@ fn topic(tag: &str) -> String {
     format!("bench/{tag}")
 }
 
+/// `e2e --ack-coalescing on`: [`our_options`] turn `Options::ack_coalescing` on.
+pub static ACK_COALESCING: AtomicBool = AtomicBool::new(false);
+
 /// Options for this project's client, one of a run's two connections.
 pub fn our_options(port: u16, id: &str) -> Options {
     Options::new("127.0.0.1", port)
@@ -112,6 +116,7 @@ pub fn our_options(port: u16, id: &str) -> Options {
         // rumqttc hands every message to its poll loop; a Subscription buffers them,
         // and by default drops QoS 0 beyond 1,024 waiting: room for a whole burst.
         .subscription_capacity(1 << 20)
+        .ack_coalescing(ACK_COALESCING.load(Ordering::Relaxed))
         .reconnect(None)
 }
 

@@ -31,6 +31,8 @@ pub struct Settings {
     /// Use the mosquitto already listening on this port (configured like [`broker`])
     /// instead of starting one: to profile the clients without the broker.
     pub port: Option<u16>,
+    /// This project's clients with `Options::ack_coalescing` on.
+    pub ack_coalescing: bool,
 }
 
 /// The loads: QoS 0, 1, 2 at 64 bytes, QoS 1 at 4 KiB.
@@ -77,6 +79,10 @@ struct Sample {
 
 /// Runs everything and prints the tables.
 pub fn run(settings: &Settings) {
+    clients::ACK_COALESCING.store(
+        settings.ack_coalescing,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     measure::raise_fd_limit(); // before the broker starts: it inherits the limit
     let broker = settings.port.is_none().then(broker);
     let port = settings

@@ -1,0 +1,368 @@
+//! Acknowledgement coalescing: while the broker streams messages, the PUBACK, PUBREC
+//! and PUBCOMP they call for wait a moment (at most [`DELAY`], at most the
+//! current cap) so that one write carries several.
+//!
+//! Why: the broker writes one packet per segment, so a subscriber that answers every
+//! read pays one `writev` (and, on loopback, the broker's TCP receive path) per
+//! message: a quarter of a QoS 1 client's CPU and more at QoS 2. The application never
+//! waits on these acknowledgements; only the broker's in-flight window does. So:
+//!
+//! - Only while streaming: a read that follows the previous one within
+//!   [`STREAM_GAP`]. The first message of a burst, and every message of a slow
+//!   stream, is acknowledged at once, so a quiet connection takes no extra timer wake.
+//! - Anything else (a PUBLISH, SUBSCRIBE, PINGREQ, DISCONNECT) goes out at once and
+//!   takes the held acknowledgements with it. So does PUBREL: it answers the
+//!   broker's acknowledgement of our own publish, and holding it would hold our own
+//!   in-flight window.
+//! - A broker whose window is smaller than what we hold stops sending until the
+//!   deadline flush, then resumes within a round trip. That pattern (nothing read
+//!   while acknowledgements were held, the deadline flush, then a read within
+//!   [`STALL_GAP`]), seen [`STALLS`] times within [`STALL_SPAN`], halves the cap to
+//!   what fitted (one alone proves little: a busy broker pauses too); sixty-four
+//!   flushes in a row that reach the cap double it again, up to [`MAX_HELD`]. A
+//!   window of one message turns coalescing off after the first stall; it is tried
+//!   again after [`RETRY_AFTER`] (one stall of at most [`DELAY`] each time).
+
+use std::time::{Duration, Instant};
+
+/// Most acknowledgements held back at once.
+pub(crate) const MAX_HELD: usize = 8;
+/// Longest an acknowledgement is held.
+pub(crate) const DELAY: Duration = Duration::from_millis(1);
+/// Reads this close together are a stream.
+pub(crate) const STREAM_GAP: Duration = Duration::from_millis(1);
+/// A read this soon after a deadline flush means the broker was waiting for it.
+pub(crate) const STALL_GAP: Duration = Duration::from_millis(5);
+/// Stalls within [`STALL_SPAN`] that shrink the cap.
+pub(crate) const STALLS: u32 = 3;
+/// See [`STALLS`].
+pub(crate) const STALL_SPAN: Duration = Duration::from_millis(100);
+/// Flushes in a row that reached the cap before the cap grows again.
+const GROW_AFTER: u32 = 64;
+/// How long coalescing stays off after stalls turned it off.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// What to do with what is queued for writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Write it now.
+    Write,
+    /// Only acknowledgements are queued: hold them until this instant (or until
+    /// more come, or anything else does).
+    HoldUntil(Instant),
+}
+
+/// The coalescing state of one connection.
+#[derive(Debug)]
+pub(crate) struct Coalescer {
+    /// Acknowledgements held at most; 1 or less holds none.
+    cap: usize,
+    /// The last read came within [`STREAM_GAP`] of the one before.
+    streaming: bool,
+    last_read: Option<Instant>,
+    /// When the acknowledgements now queued started waiting.
+    held_since: Option<Instant>,
+    /// Something was read while they waited: the broker was not waiting on them.
+    read_while_held: bool,
+    /// The last flush that the deadline forced, and how many it carried.
+    deadline_flush: Option<(Instant, usize)>,
+    /// Flushes in a row that reached the cap.
+    full_flushes: u32,
+    /// Stalls seen since the first of them.
+    stalls: u32,
+    first_stall: Option<Instant>,
+    /// Since when stalls have turned coalescing off.
+    off_since: Option<Instant>,
+}
+
+impl Coalescer {
+    /// `enabled`: `Options::ack_coalescing`.
+    pub(crate) fn new(enabled: bool) -> Coalescer {
+        Coalescer {
+            cap: if enabled { MAX_HELD } else { 0 },
+            streaming: false,
+            last_read: None,
+            held_since: None,
+            read_while_held: false,
+            deadline_flush: None,
+            full_flushes: 0,
+            stalls: 0,
+            first_stall: None,
+            off_since: None,
+        }
+    }
+
+    /// The acknowledgements held at most now.
+    #[cfg(test)]
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// A read returned data at `now`.
+    pub(crate) fn on_read(&mut self, now: Instant) {
+        self.read_while_held |= self.held_since.is_some();
+        if let Some((at, held)) = self.deadline_flush.take() {
+            if now.saturating_duration_since(at) < STALL_GAP {
+                self.on_stall(now, held);
+            }
+        }
+        self.streaming = self
+            .last_read
+            .is_some_and(|t| now.saturating_duration_since(t) < STREAM_GAP);
+        self.last_read = Some(now);
+    }
+
+    /// The broker resumed as soon as it had the `held` acknowledgements: its window
+    /// may be about that.
+    fn on_stall(&mut self, now: Instant, held: usize) {
+        match self.first_stall {
+            Some(t) if now.saturating_duration_since(t) < STALL_SPAN => self.stalls += 1,
+            _ => {
+                self.first_stall = Some(now);
+                self.stalls = 1;
+            }
+        }
+        if self.stalls >= STALLS {
+            // Hold at most half of what fitted.
+            self.cap = self.cap.min(held / 2);
+            self.full_flushes = 0;
+            self.first_stall = None;
+            if self.cap <= 1 {
+                self.off_since = Some(now);
+            }
+        }
+    }
+
+    /// Something is queued at `now`: `acks` acknowledgements, and `only_acks` when
+    /// nothing else is.
+    pub(crate) fn decide(&mut self, now: Instant, only_acks: bool, acks: usize) -> Decision {
+        if self
+            .off_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= RETRY_AFTER)
+        {
+            self.off_since = None;
+            self.cap = 2;
+        }
+        if !only_acks || self.cap <= 1 || !self.streaming {
+            self.held_since = None;
+            return Decision::Write;
+        }
+        let since = *self.held_since.get_or_insert_with(|| {
+            self.read_while_held = false;
+            now
+        });
+        if acks >= self.cap {
+            self.held_since = None;
+            self.full_flushes += 1;
+            if self.full_flushes >= GROW_AFTER && self.cap < MAX_HELD {
+                self.cap = (self.cap * 2).min(MAX_HELD);
+                self.full_flushes = 0;
+            }
+            return Decision::Write;
+        }
+        let deadline = since + DELAY;
+        if now >= deadline {
+            self.held_since = None;
+            self.full_flushes = 0;
+            if !self.read_while_held {
+                self.deadline_flush = Some((now, acks));
+            }
+            return Decision::Write;
+        }
+        Decision::HoldUntil(deadline)
+    }
+}
+
+/// Counts the packets in `head` when every one is a PUBACK, PUBREC or PUBCOMP (3.1.1
+/// or 5.0); `None` when any is something else (PUBREL included) or `head` does not
+/// parse as whole packets.
+pub(crate) fn count_acks(head: &[u8]) -> Option<usize> {
+    let mut rest = head;
+    let mut n = 0;
+    while let [first, tail @ ..] = rest {
+        if !matches!(first >> 4, 4 | 5 | 7) {
+            return None;
+        }
+        let (len, used) = remaining_length(tail)?;
+        rest = tail.get(used + len..)?;
+        n += 1;
+    }
+    Some(n)
+}
+
+/// The remaining length varint at the start of `b`: value and bytes used.
+fn remaining_length(b: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, byte) in b.iter().take(4).enumerate() {
+        value |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Duration = Duration::from_micros(1);
+
+    fn streaming(c: &mut Coalescer, t0: Instant) -> Instant {
+        c.on_read(t0);
+        c.on_read(t0 + 10 * US);
+        t0 + 10 * US
+    }
+
+    #[test]
+    fn acknowledgements_are_counted_only_when_nothing_else_is_queued() {
+        // PUBACK 1, PUBREC 2, PUBCOMP 4.
+        let acks = b"\x40\x02\x00\x01\x50\x02\x00\x02\x70\x02\x00\x04";
+        assert_eq!(count_acks(acks), Some(3));
+        // PUBREL answers our own publish: it is never held.
+        assert_eq!(count_acks(b"\x40\x02\x00\x01\x62\x02\x00\x03"), None);
+        // 5.0: a PUBACK with a reason code and empty properties.
+        assert_eq!(count_acks(b"\x40\x04\x00\x01\x10\x00"), Some(1));
+        // A PINGREQ or a PUBLISH head among them is not an acknowledgement.
+        assert_eq!(count_acks(b"\x40\x02\x00\x01\xc0\x00"), None);
+        assert_eq!(count_acks(b"\x32\x07\x00\x01a\x00\x01"), None);
+        // A cut packet is not counted either.
+        assert_eq!(count_acks(b"\x40\x02\x00"), None);
+        assert_eq!(count_acks(b""), Some(0));
+    }
+
+    #[test]
+    fn a_quiet_connection_writes_at_once() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(true);
+        c.on_read(t0);
+        assert_eq!(c.decide(t0, true, 1), Decision::Write);
+        // The next read 50 ms later is no stream either.
+        c.on_read(t0 + Duration::from_millis(50));
+        assert_eq!(
+            c.decide(t0 + Duration::from_millis(50), true, 1),
+            Decision::Write
+        );
+    }
+
+    #[test]
+    fn a_stream_holds_acknowledgements_up_to_the_cap_or_the_deadline() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(true);
+        let t = streaming(&mut c, t0);
+        assert_eq!(c.decide(t, true, 1), Decision::HoldUntil(t + DELAY));
+        assert_eq!(c.decide(t + US, true, 3), Decision::HoldUntil(t + DELAY));
+        assert_eq!(c.decide(t + 2 * US, true, MAX_HELD), Decision::Write);
+        // A new batch starts its own deadline, which forces the write.
+        let t2 = t + 3 * US;
+        assert_eq!(c.decide(t2, true, 1), Decision::HoldUntil(t2 + DELAY));
+        assert_eq!(c.decide(t2 + DELAY, true, 2), Decision::Write);
+    }
+
+    #[test]
+    fn anything_but_acknowledgements_writes_at_once() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(true);
+        let t = streaming(&mut c, t0);
+        assert_eq!(c.decide(t, false, 2), Decision::Write);
+        let mut off = Coalescer::new(false);
+        let t = streaming(&mut off, t0);
+        assert_eq!(off.decide(t, true, 1), Decision::Write);
+    }
+
+    /// A stream of `held` messages, nothing more until the deadline flush, then the
+    /// broker resumes at once; returns the time of that read.
+    fn stall(c: &mut Coalescer, t: Instant, held: usize) -> Instant {
+        c.on_read(t + 10 * US);
+        let t = t + 10 * US;
+        assert!(matches!(c.decide(t, true, held), Decision::HoldUntil(_)));
+        assert_eq!(c.decide(t + DELAY, true, held), Decision::Write);
+        c.on_read(t + DELAY + 50 * US);
+        t + DELAY + 50 * US
+    }
+
+    #[test]
+    fn a_broker_waiting_on_held_acknowledgements_shrinks_the_cap() {
+        let mut t = Instant::now();
+        let mut c = Coalescer::new(true);
+        c.on_read(t);
+        // A window of 4. One stall alone proves nothing (a busy broker pauses).
+        for _ in 1..STALLS {
+            t = stall(&mut c, t, 4);
+            assert_eq!(c.cap(), MAX_HELD);
+        }
+        t = stall(&mut c, t, 4);
+        assert_eq!(c.cap(), 2);
+        // A window of one: coalescing turns off.
+        for _ in 0..STALLS {
+            t = stall(&mut c, t, 1);
+        }
+        assert_eq!(c.cap(), 0);
+        c.on_read(t + 10 * US);
+        assert_eq!(c.decide(t + 10 * US, true, 1), Decision::Write);
+        // It is tried again later, with a small cap.
+        let later = t + RETRY_AFTER;
+        c.on_read(later);
+        c.on_read(later + US);
+        assert!(matches!(
+            c.decide(later + US, true, 1),
+            Decision::HoldUntil(_)
+        ));
+        assert_eq!(c.cap(), 2);
+    }
+
+    #[test]
+    fn stalls_far_apart_do_not_shrink_the_cap() {
+        let mut t = Instant::now();
+        let mut c = Coalescer::new(true);
+        c.on_read(t);
+        for _ in 0..10 {
+            t = stall(&mut c, t, 4) + STALL_SPAN;
+            c.on_read(t);
+        }
+        assert_eq!(c.cap(), MAX_HELD);
+    }
+
+    #[test]
+    fn a_deadline_flush_followed_by_silence_keeps_the_cap() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(true);
+        let t = streaming(&mut c, t0);
+        assert!(matches!(c.decide(t, true, 3), Decision::HoldUntil(_)));
+        assert_eq!(c.decide(t + DELAY, true, 3), Decision::Write);
+        // The burst ended: the next read comes much later.
+        c.on_read(t + Duration::from_millis(200));
+        assert_eq!(c.cap(), MAX_HELD);
+    }
+
+    #[test]
+    fn reads_while_holding_mean_the_broker_was_not_waiting() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(true);
+        let t = streaming(&mut c, t0);
+        assert!(matches!(c.decide(t, true, 1), Decision::HoldUntil(_)));
+        // Packets that call for no acknowledgement (PUBACKs to a publisher) go on
+        // arriving while one is held.
+        c.on_read(t + 100 * US);
+        assert_eq!(c.decide(t + DELAY, true, 1), Decision::Write);
+        c.on_read(t + DELAY + 10 * US);
+        assert_eq!(c.cap(), MAX_HELD);
+    }
+
+    #[test]
+    fn the_cap_grows_back_after_flushes_that_fill_it() {
+        let mut now = Instant::now();
+        let mut c = Coalescer::new(true);
+        c.on_read(now);
+        for _ in 0..STALLS {
+            now = stall(&mut c, now, 4);
+        }
+        assert_eq!(c.cap(), 2);
+        for _ in 0..GROW_AFTER {
+            now += 10 * US;
+            c.on_read(now);
+            assert_eq!(c.decide(now, true, c.cap()), Decision::Write);
+        }
+        assert_eq!(c.cap(), 4);
+    }
+}
