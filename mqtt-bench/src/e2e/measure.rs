@@ -15,23 +15,28 @@ pub fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// CPU time used so far by the mosquitto processes whose command line mentions
-/// `needle` (the broker's config path holds its port), from `/proc/<pid>/stat`.
+/// The `/proc/<pid>` directories of the mosquitto processes whose command line
+/// mentions `needle` (the broker's config path holds its port).
+fn broker_procs(needle: &str) -> Vec<std::path::PathBuf> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            std::fs::read(path.join("cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                c.contains("mosquitto") && c.contains(needle)
+            })
+        })
+        .collect()
+}
+
+/// CPU time used so far by the broker (see [`broker_procs`]), from `/proc/<pid>/stat`.
 pub fn broker_cpu_time(needle: &str) -> Duration {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let mut ticks = 0u64;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Duration::ZERO;
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if !cmdline.contains("mosquitto") || !cmdline.contains(needle) {
-            continue;
-        }
+    for path in broker_procs(needle) {
         let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
             continue;
         };
@@ -50,6 +55,24 @@ pub fn broker_cpu_time(needle: &str) -> Duration {
         ticks += field(11) + field(12);
     }
     Duration::from_secs_f64(ticks as f64 / ticks_per_second)
+}
+
+/// Read and write system calls the broker has made so far (`syscr` + `syscw` of
+/// `/proc/<pid>/io`): its work per message, whatever the client.
+pub fn broker_io_syscalls(needle: &str) -> u64 {
+    broker_procs(needle)
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path.join("io")).ok())
+        .map(|io| {
+            io.lines()
+                .filter_map(|l| {
+                    l.strip_prefix("syscr: ")
+                        .or_else(|| l.strip_prefix("syscw: "))
+                })
+                .filter_map(|v| v.trim().parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 /// Resident memory of this process now, in bytes (`VmRSS`).

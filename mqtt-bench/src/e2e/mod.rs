@@ -75,6 +75,8 @@ struct Sample {
     allocations: u64,
     /// The broker's CPU time over the run, as a share of the run's duration.
     broker_busy: f64,
+    /// The broker's read and write system calls per message over the run.
+    broker_syscalls: f64,
 }
 
 /// Runs everything and prints the tables.
@@ -117,14 +119,17 @@ pub fn run(settings: &Settings) {
                 let tag = format!("{}-{}-{}-{round}", kind.name(), load.qos, load.payload);
                 let allocs0 = alloc::count();
                 let broker0 = measure::broker_cpu_time(&needle);
+                let syscalls0 = measure::broker_io_syscalls(&needle);
                 let measured = clients::run(kind, port, load, &tag);
                 let allocations = alloc::count() - allocs0;
                 let broker_cpu = measure::broker_cpu_time(&needle) - broker0;
+                let broker_syscalls = (measure::broker_io_syscalls(&needle) - syscalls0) as f64
+                    / measured.received.max(1) as f64;
                 // Over the whole run (setup included), so a rough share.
                 let broker_busy =
                     broker_cpu.as_secs_f64() / measured.elapsed.as_secs_f64().max(1e-9);
                 eprintln!(
-                    "  QoS {} {} B x {}: {:<10} {:>9.0} msg/s, {:>6.1} ms CPU per 1,000, broker {:>3.0}% busy, received {}",
+                    "  QoS {} {} B x {}: {:<10} {:>9.0} msg/s, {:>6.1} ms CPU per 1,000, broker {:>3.0}% busy, {:.1} broker syscalls/msg, received {}",
                     load.qos,
                     load.payload,
                     load.messages,
@@ -132,12 +137,14 @@ pub fn run(settings: &Settings) {
                     rate(&measured),
                     cpu_per_1000(&measured),
                     broker_busy * 100.0,
+                    broker_syscalls,
                     measured.received
                 );
                 by_kind.entry(kind.name()).or_default().push(Sample {
                     measured,
                     allocations,
                     broker_busy,
+                    broker_syscalls,
                 });
             }
         }
@@ -160,12 +167,12 @@ fn cpu_per_1000(m: &Measured) -> f64 {
 
 fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kinds: &[Kind]) {
     println!();
-    println!("| load | client | msg/s (median) | client CPU ms per 1,000 msgs (median) | allocations per msg | broker CPU busy (median) | received (min of runs) | msg/s vs rumqttc | CPU vs rumqttc |");
-    println!("|---|---|--:|--:|--:|--:|--:|--:|--:|");
+    println!("| load | client | msg/s (median) | client CPU ms per 1,000 msgs (median) | allocations per msg | broker CPU busy (median) | broker read+write syscalls per msg (median) | received (min of runs) | msg/s vs rumqttc | CPU vs rumqttc |");
+    println!("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
     for (load, by_kind) in results {
         let stat = |name: &str| {
             let Some(samples) = by_kind.get(name) else {
-                return (f64::NAN, f64::NAN, f64::NAN, 0, f64::NAN);
+                return (f64::NAN, f64::NAN, f64::NAN, 0, f64::NAN, f64::NAN);
             };
             let msgs = median(samples.iter().map(|s| rate(&s.measured)).collect());
             let cpu = median(samples.iter().map(|s| cpu_per_1000(&s.measured)).collect());
@@ -181,11 +188,12 @@ fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kind
                 .min()
                 .unwrap_or(0);
             let busy = median(samples.iter().map(|s| s.broker_busy * 100.0).collect());
-            (msgs, cpu, allocs, received, busy)
+            let syscalls = median(samples.iter().map(|s| s.broker_syscalls).collect());
+            (msgs, cpu, allocs, received, busy, syscalls)
         };
-        let (base_msgs, base_cpu, _, _, _) = stat(Kind::Rumqttc.name());
+        let (base_msgs, base_cpu, _, _, _, _) = stat(Kind::Rumqttc.name());
         for &kind in kinds {
-            let (msgs, cpu, allocs, received, busy) = stat(kind.name());
+            let (msgs, cpu, allocs, received, busy, syscalls) = stat(kind.name());
             let label = format!("QoS {}, {} B x {}", load.qos, load.payload, load.messages);
             let (vs_msgs, vs_cpu) = if kind == Kind::Rumqttc {
                 ("1.00x".to_string(), "1.00x".to_string())
@@ -196,7 +204,7 @@ fn print_throughput(results: &[(Load, HashMap<&'static str, Vec<Sample>>)], kind
                 )
             };
             println!(
-                "| {label} | {} | {msgs:.0} | {cpu:.1} | {allocs:.2} | {busy:.0}% | {received} | {vs_msgs} | {vs_cpu} |",
+                "| {label} | {} | {msgs:.0} | {cpu:.1} | {allocs:.2} | {busy:.0}% | {syscalls:.1} | {received} | {vs_msgs} | {vs_cpu} |",
                 kind.name()
             );
         }
