@@ -84,6 +84,10 @@ struct Conn {
     io: BoxIo,
     broker: Box<Broker>,
     rbuf: BytesMut,
+    /// The bytes right after `rbuf` in its allocation that an earlier read window
+    /// initialized and the read did not fill: the next window reuses them instead of
+    /// zeroing them again (futures-io reads only into initialized memory).
+    spare: BytesMut,
     /// The current read window (between `READ_MIN` and `READ_MAX`).
     read_window: usize,
     /// Bytes read on this connection so far.
@@ -563,6 +567,7 @@ impl<R: Runtime> EventLoop<R> {
                             io,
                             broker,
                             rbuf: BytesMut::new(),
+                            spare: BytesMut::new(),
                             read_window: READ_MIN,
                             read_total: 0,
                             wq: VecDeque::new(),
@@ -1244,10 +1249,14 @@ fn failure(outcome: Outcome) -> ClientError {
 fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
     let start = conn.rbuf.len();
     let window = conn.read_window;
+    // Back to one buffer: data, then what earlier windows initialized (no copy: the
+    // two are contiguous unless the buffer was replaced since).
+    conn.rbuf.unsplit(std::mem::take(&mut conn.spare));
     if conn.rbuf.capacity() - start < window {
         // A new buffer when views of the old one (messages) are still alive. A quiet
         // connection takes just its window (1 KiB idle); one with traffic at least
         // 4 KiB, so that small reads share an allocation.
+        conn.rbuf.truncate(start);
         let busy = conn.read_total > BUSY_AFTER;
         conn.rbuf.reserve(if busy {
             window.max(READ_MIN * 4)
@@ -1255,14 +1264,16 @@ fn read_some(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
             window
         });
     }
-    // futures-io reads into initialized bytes: zero just the window, not the capacity.
-    conn.rbuf.resize(start + window, 0);
-    let r = Pin::new(&mut conn.io).poll_read(cx, &mut conn.rbuf[start..]);
+    // Zero only what no earlier window initialized.
+    if conn.rbuf.len() < start + window {
+        conn.rbuf.resize(start + window, 0);
+    }
+    let r = Pin::new(&mut conn.io).poll_read(cx, &mut conn.rbuf[start..start + window]);
     let n = match &r {
-        Poll::Ready(Ok(n)) => *n,
+        Poll::Ready(Ok(n)) => (*n).min(window),
         _ => 0,
     };
-    conn.rbuf.truncate(start + n);
+    conn.spare = conn.rbuf.split_off(start + n);
     conn.read_total += n as u64;
     if n == window {
         conn.read_window = (window * 2).min(READ_MAX);
