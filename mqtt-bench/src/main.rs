@@ -32,6 +32,7 @@ fn main() {
                 qos: None,
                 port: None,
                 ack_coalescing: false,
+                payload: None,
             };
             let mut it = args[1..].iter();
             while let Some(flag) = it.next() {
@@ -50,6 +51,10 @@ fn main() {
                     ),
                     "--port" => {
                         settings.port = Some(value.parse().unwrap_or_else(|_| usage("--port P")))
+                    }
+                    "--payload" => {
+                        settings.payload =
+                            Some(value.parse().unwrap_or_else(|_| usage("--payload 64|4096")))
                     }
                     "--ack-coalescing" => {
                         settings.ack_coalescing = match value.as_str() {
@@ -82,7 +87,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("error: {msg}");
     }
     eprintln!(
-        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--port P] [--ack-coalescing on|off]"
+        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--ack-coalescing on|off]"
     );
     std::process::exit(2)
 }

@@ -31,6 +31,8 @@ pub struct Settings {
     /// Use the mosquitto already listening on this port (configured like [`broker`])
     /// instead of starting one: to profile the clients without the broker.
     pub port: Option<u16>,
+    /// Only loads with payloads of this many bytes.
+    pub payload: Option<usize>,
     /// This project's clients with `Options::ack_coalescing` on.
     pub ack_coalescing: bool,
 }
@@ -110,7 +112,9 @@ pub fn run(settings: &Settings) {
         settings.clients.clone()
     };
     for load in loads(settings.scale) {
-        if settings.qos.is_some_and(|q| q != load.qos) {
+        if settings.qos.is_some_and(|q| q != load.qos)
+            || settings.payload.is_some_and(|p| p != load.payload)
+        {
             continue;
         }
         let mut by_kind: HashMap<&'static str, Vec<Sample>> = HashMap::new();
