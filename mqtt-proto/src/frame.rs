@@ -231,6 +231,35 @@ pub enum Frame {
     Packet(Packet<Bytes>),
 }
 
+/// Cuts the first `len` bytes off a read buffer as one `Bytes`, without copying.
+///
+/// When they are the whole buffer and it has no spare capacity (a read that ended
+/// on a packet boundary, into a buffer sized for it), the buffer itself is handed
+/// over: no reference count is taken, no shared state is allocated, and the emptied
+/// buffer no longer pins the memory. Otherwise it is `buf.split_to(len).freeze()`,
+/// which leaves the spare capacity to the next read.
+///
+/// # Panics
+///
+/// When `len > buf.len()`, as `split_to` does.
+///
+/// ```
+/// use bytes::BytesMut;
+///
+/// let mut buf = BytesMut::from(&b"\xc0\x00\xd0\x00"[..]); // PINGREQ, PINGRESP
+/// assert_eq!(&mqtt_proto::take_packet(&mut buf, 2)[..], b"\xc0\x00");
+/// assert_eq!(&mqtt_proto::take_packet(&mut buf, 2)[..], b"\xd0\x00");
+/// assert!(buf.is_empty());
+/// ```
+#[inline]
+pub fn take_packet(buf: &mut BytesMut, len: usize) -> Bytes {
+    if len == buf.len() && len == buf.capacity() {
+        core::mem::take(buf).freeze()
+    } else {
+        buf.split_to(len).freeze()
+    }
+}
+
 /// Cuts the next whole packet off a read buffer (zero-copy), validated;
 /// `Ok(None)` when the buffer holds only part of one.
 pub(crate) fn take_frame(
@@ -244,7 +273,7 @@ pub(crate) fn take_frame(
     if buf.len() < len {
         return Ok(None);
     }
-    Ok(Some((header, buf.split_to(len).freeze())))
+    Ok(Some((header, take_packet(buf, len))))
 }
 
 /// Like [`crate::decode_buf`], but a PUBLISH comes as a [`PublishFrame`]: one
@@ -260,7 +289,7 @@ pub fn decode_frame_buf(
             Ok(None) => return Ok(None),
             Err(e) => return Err(discard(buf, opts, e)),
         };
-        let frame = buf.split_to(p.len).freeze();
+        let frame = take_packet(buf, p.len);
         return Ok(Some(Frame::Publish(PublishFrame {
             frame,
             at: Layout::from_parsed(&p),
@@ -329,7 +358,7 @@ pub fn decode_buf(
         };
         // The frame itself becomes the payload, so the topic is the only extra
         // reference taken.
-        let mut frame = buf.split_to(p.len).freeze();
+        let mut frame = take_packet(buf, p.len);
         let topic = frame.slice(p.topic_start..p.topic_end);
         frame.advance(p.payload_start);
         return Ok(Some(Packet::Publish(Publish {

@@ -104,7 +104,7 @@ mod valid;
 
 pub use error::{DecodeError, EncodeError, StrError};
 #[cfg(feature = "bytes")]
-pub use frame::{decode_buf, decode_frame_buf, Frame, PublishFrame};
+pub use frame::{decode_buf, decode_frame_buf, take_packet, Frame, PublishFrame};
 pub use header::{DecodeOptions, FixedHeader, PacketType, ProtocolVersion};
 pub use packet::{
     decode, Connack, Connect, ConnectReturnCode, Decoded, Iter, LastWill, List, ListKind, Packet,

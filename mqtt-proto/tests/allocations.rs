@@ -109,3 +109,32 @@ fn frame_decoding_10000_publishes_allocates_nothing_per_packet() {
     assert_eq!(p.topic().as_str(), "sensors/room1/t");
     assert_eq!(p.payload().len(), 64);
 }
+
+#[test]
+fn a_buffer_holding_exactly_one_publish_is_handed_over_without_allocating() {
+    let opts = DecodeOptions::default();
+    let one = publishes().freeze();
+    let len = match mqtt_proto::decode(&one[..], &opts).unwrap() {
+        Some((_, used)) => used,
+        None => panic!("not a whole packet"),
+    };
+    // No spare capacity: the buffer itself becomes the frame.
+    let mut buf = BytesMut::from(&one[..len]);
+    assert_eq!(buf.capacity(), len);
+    let before = allocations();
+    let frame = decode_frame_buf(&mut buf, &opts).unwrap().unwrap();
+    assert_eq!(allocations() - before, 0);
+    assert!(buf.is_empty() && buf.capacity() == 0);
+    let Frame::Publish(p) = &frame else {
+        panic!("not a publish")
+    };
+    assert_eq!(p.payload().len(), 64);
+
+    // With spare capacity the packet is split off and the buffer keeps the rest of
+    // its memory for the next read.
+    let mut buf = BytesMut::with_capacity(4096);
+    buf.extend_from_slice(&one[..len]);
+    let frame = decode_frame_buf(&mut buf, &opts).unwrap().unwrap();
+    assert!(matches!(frame, Frame::Publish(_)));
+    assert!(buf.is_empty() && buf.capacity() == 4096 - len);
+}

@@ -47,7 +47,7 @@ impl Session {
             let handled = match header.packet_type {
                 // One view of the read buffer per message: its payload is never copied.
                 PacketType::Publish => {
-                    match PublishFrame::decode(buf.split_to(len).freeze(), &header) {
+                    match PublishFrame::decode(mqtt_proto::take_packet(buf, len), &header) {
                         Ok(p) if self.state == State::Connected => self.on_publish(p, None),
                         Ok(_) => Err(ProtocolError::UnexpectedPacket(PacketType::Publish)),
                         Err(e) => Err(ProtocolError::Decode(e)),
@@ -80,7 +80,7 @@ impl Session {
                     handled
                 }
                 _ => {
-                    let frame = buf.split_to(len).freeze();
+                    let frame = mqtt_proto::take_packet(buf, len);
                     match Packet::decode_frame(&frame, &header, &opts) {
                         Ok(packet) => self.on_packet(packet),
                         Err(e) => Err(ProtocolError::Decode(e)),

@@ -33,7 +33,7 @@ impl Session {
             self.stats.packets_received += 1;
             self.stats.bytes_received += len as u64;
             self.last_received = self.now;
-            let frame = buf.split_to(len).freeze();
+            let frame = mqtt_proto::take_packet(buf, len);
             let handled = if header.packet_type == PacketType::Publish {
                 match PublishFrame::decode_v5(frame, &header) {
                     Ok(p) if self.state == State::Connected => self.on_publish_v5(p),
