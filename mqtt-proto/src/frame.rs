@@ -251,13 +251,18 @@ pub enum Frame {
 /// assert_eq!(&mqtt_proto::take_packet(&mut buf, 2)[..], b"\xd0\x00");
 /// assert!(buf.is_empty());
 /// ```
-#[inline]
+#[inline(always)]
 pub fn take_packet(buf: &mut BytesMut, len: usize) -> Bytes {
-    if len == buf.len() && len == buf.capacity() {
-        core::mem::take(buf).freeze()
-    } else {
-        buf.split_to(len).freeze()
+    if len == buf.capacity() && len == buf.len() {
+        return take_whole(buf);
     }
+    buf.split_to(len).freeze()
+}
+
+/// Out of line: keeps the splitting path of [`take_packet`] small.
+#[inline(never)]
+fn take_whole(buf: &mut BytesMut) -> Bytes {
+    core::mem::take(buf).freeze()
 }
 
 /// Cuts the next whole packet off a read buffer (zero-copy), validated;
@@ -273,7 +278,7 @@ pub(crate) fn take_frame(
     if buf.len() < len {
         return Ok(None);
     }
-    Ok(Some((header, take_packet(buf, len))))
+    Ok(Some((header, buf.split_to(len).freeze())))
 }
 
 /// Like [`crate::decode_buf`], but a PUBLISH comes as a [`PublishFrame`]: one
@@ -289,7 +294,7 @@ pub fn decode_frame_buf(
             Ok(None) => return Ok(None),
             Err(e) => return Err(discard(buf, opts, e)),
         };
-        let frame = take_packet(buf, p.len);
+        let frame = buf.split_to(p.len).freeze();
         return Ok(Some(Frame::Publish(PublishFrame {
             frame,
             at: Layout::from_parsed(&p),
@@ -358,7 +363,7 @@ pub fn decode_buf(
         };
         // The frame itself becomes the payload, so the topic is the only extra
         // reference taken.
-        let mut frame = take_packet(buf, p.len);
+        let mut frame = buf.split_to(p.len).freeze();
         let topic = frame.slice(p.topic_start..p.topic_end);
         frame.advance(p.payload_start);
         return Ok(Some(Packet::Publish(Publish {
