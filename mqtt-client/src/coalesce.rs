@@ -365,4 +365,60 @@ mod tests {
         }
         assert_eq!(c.cap(), 4);
     }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            /// Time passes (microseconds), then a read.
+            Read(u32),
+            /// Time passes, then a decision on `acks` queued (`only` acknowledgements).
+            Decide(u32, usize, bool),
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                (0u32..3_000).prop_map(Step::Read),
+                (0u32..3_000, 0usize..12, any::<bool>())
+                    .prop_map(|(d, n, o)| Step::Decide(d, n, o)),
+            ]
+        }
+
+        proptest! {
+            /// Whatever happens: anything but acknowledgements is written at once, no
+            /// more than the cap (at most `MAX_HELD`) is ever held, and nothing is held
+            /// past `DELAY` after its batch began.
+            #[test]
+            fn holds_are_bounded(enabled in any::<bool>(), steps in proptest::collection::vec(step(), 1..200)) {
+                let mut c = Coalescer::new(enabled);
+                let mut now = Instant::now();
+                let mut batch_start: Option<Instant> = None;
+                for s in steps {
+                    match s {
+                        Step::Read(d) => {
+                            now += Duration::from_micros(d.into());
+                            c.on_read(now);
+                        }
+                        Step::Decide(d, acks, only) => {
+                            now += Duration::from_micros(d.into());
+                            let decision = c.decide(now, only, acks);
+                            let cap = c.cap();
+                            match decision {
+                                Decision::Write => batch_start = None,
+                                Decision::HoldUntil(due) => {
+                                    prop_assert!(enabled && only);
+                                    prop_assert!(acks < cap && cap <= MAX_HELD);
+                                    let start = *batch_start.get_or_insert(now);
+                                    prop_assert!(due > now && due <= start + DELAY);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
