@@ -1,5 +1,5 @@
-//! Acknowledgement coalescing: while the broker streams messages, the PUBACK, PUBREC
-//! and PUBCOMP they call for wait a moment (at most [`DELAY`], at most the
+//! Acknowledgement coalescing: while the broker streams, the PUBACK, PUBREC, PUBREL
+//! and PUBCOMP its packets call for wait a moment (at most [`DELAY`], at most the
 //! current cap) so that one write carries several.
 //!
 //! Why: the broker writes one packet per segment, so a subscriber that answers every
@@ -11,9 +11,10 @@
 //!   [`STREAM_GAP`]. The first message of a burst, and every message of a slow
 //!   stream, is acknowledged at once, so a quiet connection takes no extra timer wake.
 //! - Anything else (a PUBLISH, SUBSCRIBE, PINGREQ, DISCONNECT) goes out at once and
-//!   takes the held acknowledgements with it. So does PUBREL: it answers the
-//!   broker's acknowledgement of our own publish, and holding it would hold our own
-//!   in-flight window.
+//!   takes the held acknowledgements with it.
+//! - A held PUBREL delays the PUBCOMP that frees a slot of our own window; when the
+//!   window is what limits us, nothing arrives while it is held, which is the stall
+//!   pattern below.
 //! - A broker whose window is smaller than what we hold stops sending until the
 //!   deadline flush, then resumes within a round trip. That pattern (nothing read
 //!   while acknowledgements were held, the deadline flush, then a read within
@@ -173,14 +174,14 @@ impl Coalescer {
     }
 }
 
-/// Counts the packets in `head` when every one is a PUBACK, PUBREC or PUBCOMP (3.1.1
-/// or 5.0); `None` when any is something else (PUBREL included) or `head` does not
+/// Counts the packets in `head` when every one is a PUBACK, PUBREC, PUBREL or
+/// PUBCOMP (3.1.1 or 5.0); `None` when any is something else or `head` does not
 /// parse as whole packets.
 pub(crate) fn count_acks(head: &[u8]) -> Option<usize> {
     let mut rest = head;
     let mut n = 0;
     while let [first, tail @ ..] = rest {
-        if !matches!(first >> 4, 4 | 5 | 7) {
+        if !(4..=7).contains(&(first >> 4)) {
             return None;
         }
         let (len, used) = remaining_length(tail)?;
@@ -216,11 +217,9 @@ mod tests {
 
     #[test]
     fn acknowledgements_are_counted_only_when_nothing_else_is_queued() {
-        // PUBACK 1, PUBREC 2, PUBCOMP 4.
-        let acks = b"\x40\x02\x00\x01\x50\x02\x00\x02\x70\x02\x00\x04";
-        assert_eq!(count_acks(acks), Some(3));
-        // PUBREL answers our own publish: it is never held.
-        assert_eq!(count_acks(b"\x40\x02\x00\x01\x62\x02\x00\x03"), None);
+        // PUBACK 1, PUBREC 2, PUBREL 3 (flags 0b0010), PUBCOMP 4.
+        let acks = b"\x40\x02\x00\x01\x50\x02\x00\x02\x62\x02\x00\x03\x70\x02\x00\x04";
+        assert_eq!(count_acks(acks), Some(4));
         // 5.0: a PUBACK with a reason code and empty properties.
         assert_eq!(count_acks(b"\x40\x04\x00\x01\x10\x00"), Some(1));
         // A PINGREQ or a PUBLISH head among them is not an acknowledgement.
