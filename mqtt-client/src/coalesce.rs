@@ -18,8 +18,10 @@
 //! - A broker whose window is smaller than what we hold stops sending until the
 //!   deadline flush, then resumes within a round trip. That pattern (nothing read
 //!   while acknowledgements were held, the deadline flush, then a read within
-//!   [`STALL_GAP`]), seen [`STALLS`] times within [`STALL_SPAN`], halves the cap to
-//!   what fitted (one alone proves little: a busy broker pauses too); sixty-four
+//!   [`STALL_GAP`]) in [`STALLS`] of the last [`OUTCOMES`] holds halves the cap to
+//!   what fitted. One alone proves little: a busy broker pauses too, and under QoS 2
+//!   the broker forwards a message only once the publisher's PUBREL came; a hold that
+//!   ends because the cap was reached proves that data kept coming; sixty-four
 //!   flushes in a row that reach the cap double it again, up to [`MAX_HELD`]. A
 //!   window of one message turns coalescing off after the first stall; it is tried
 //!   again after [`RETRY_AFTER`] (one stall of at most [`DELAY`] each time).
@@ -34,10 +36,10 @@ pub(crate) const DELAY: Duration = Duration::from_millis(1);
 pub(crate) const STREAM_GAP: Duration = Duration::from_millis(1);
 /// A read this soon after a deadline flush means the broker was waiting for it.
 pub(crate) const STALL_GAP: Duration = Duration::from_millis(5);
-/// Stalls within [`STALL_SPAN`] that shrink the cap.
-pub(crate) const STALLS: u32 = 3;
-/// See [`STALLS`].
-pub(crate) const STALL_SPAN: Duration = Duration::from_millis(100);
+/// Stalls among the last [`OUTCOMES`] holds that shrink the cap.
+pub(crate) const STALLS: u32 = 6;
+/// How many of the last holds [`STALLS`] counts over.
+pub(crate) const OUTCOMES: u32 = 8;
 /// Flushes in a row that reached the cap before the cap grows again.
 const GROW_AFTER: u32 = 64;
 /// How long coalescing stays off after stalls turned it off.
@@ -69,9 +71,10 @@ pub(crate) struct Coalescer {
     deadline_flush: Option<(Instant, usize)>,
     /// Flushes in a row that reached the cap.
     full_flushes: u32,
-    /// Stalls seen since the first of them.
-    stalls: u32,
-    first_stall: Option<Instant>,
+    /// The last holds, newest in bit 0: 1 for a stall.
+    outcomes: u8,
+    /// How many holds `outcomes` holds (at most [`OUTCOMES`]).
+    seen: u32,
     /// Since when stalls have turned coalescing off.
     off_since: Option<Instant>,
 }
@@ -87,8 +90,8 @@ impl Coalescer {
             read_while_held: false,
             deadline_flush: None,
             full_flushes: 0,
-            stalls: 0,
-            first_stall: None,
+            outcomes: 0,
+            seen: 0,
             off_since: None,
         }
     }
@@ -103,9 +106,8 @@ impl Coalescer {
     pub(crate) fn on_read(&mut self, now: Instant) {
         self.read_while_held |= self.held_since.is_some();
         if let Some((at, held)) = self.deadline_flush.take() {
-            if now.saturating_duration_since(at) < STALL_GAP {
-                self.on_stall(now, held);
-            }
+            let stalled = now.saturating_duration_since(at) < STALL_GAP;
+            self.record(now, stalled, held);
         }
         self.streaming = self
             .last_read
@@ -113,21 +115,17 @@ impl Coalescer {
         self.last_read = Some(now);
     }
 
-    /// The broker resumed as soon as it had the `held` acknowledgements: its window
-    /// may be about that.
-    fn on_stall(&mut self, now: Instant, held: usize) {
-        match self.first_stall {
-            Some(t) if now.saturating_duration_since(t) < STALL_SPAN => self.stalls += 1,
-            _ => {
-                self.first_stall = Some(now);
-                self.stalls = 1;
-            }
-        }
-        if self.stalls >= STALLS {
+    /// How a hold of `held` acknowledgements ended: `stalled` when the peer resumed
+    /// as soon as it had them (its window may be about that).
+    fn record(&mut self, now: Instant, stalled: bool, held: usize) {
+        self.outcomes = (self.outcomes << 1) | u8::from(stalled);
+        self.seen = (self.seen + 1).min(OUTCOMES);
+        if stalled && self.seen == OUTCOMES && self.outcomes.count_ones() >= STALLS {
             // Hold at most half of what fitted.
             self.cap = self.cap.min(held / 2);
             self.full_flushes = 0;
-            self.first_stall = None;
+            self.outcomes = 0;
+            self.seen = 0;
             if self.cap <= 1 {
                 self.off_since = Some(now);
             }
@@ -154,6 +152,7 @@ impl Coalescer {
         });
         if acks >= self.cap {
             self.held_since = None;
+            self.record(now, false, acks);
             self.full_flushes += 1;
             if self.full_flushes >= GROW_AFTER && self.cap < MAX_HELD {
                 self.cap = (self.cap * 2).min(MAX_HELD);
@@ -165,7 +164,9 @@ impl Coalescer {
         if now >= deadline {
             self.held_since = None;
             self.full_flushes = 0;
-            if !self.read_while_held {
+            if self.read_while_held {
+                self.record(now, false, acks);
+            } else {
                 self.deadline_flush = Some((now, acks));
             }
             return Decision::Write;
@@ -285,15 +286,15 @@ mod tests {
         let mut t = Instant::now();
         let mut c = Coalescer::new(true);
         c.on_read(t);
-        // A window of 4. One stall alone proves nothing (a busy broker pauses).
-        for _ in 1..STALLS {
+        // A window of 4. A few stalls prove nothing (a busy broker pauses).
+        for _ in 1..OUTCOMES {
             t = stall(&mut c, t, 4);
             assert_eq!(c.cap(), MAX_HELD);
         }
         t = stall(&mut c, t, 4);
         assert_eq!(c.cap(), 2);
         // A window of one: coalescing turns off.
-        for _ in 0..STALLS {
+        for _ in 0..OUTCOMES {
             t = stall(&mut c, t, 1);
         }
         assert_eq!(c.cap(), 0);
@@ -311,13 +312,20 @@ mod tests {
     }
 
     #[test]
-    fn stalls_far_apart_do_not_shrink_the_cap() {
+    fn stalls_among_holds_that_fill_up_do_not_shrink_the_cap() {
         let mut t = Instant::now();
         let mut c = Coalescer::new(true);
         c.on_read(t);
-        for _ in 0..10 {
-            t = stall(&mut c, t, 4) + STALL_SPAN;
-            c.on_read(t);
+        for _ in 0..20 {
+            // Two stalls, then two holds ended by the cap: data kept coming.
+            t = stall(&mut c, t, 4);
+            t = stall(&mut c, t, 4);
+            for _ in 0..2 {
+                t += 10 * US;
+                c.on_read(t);
+                assert!(matches!(c.decide(t, true, 1), Decision::HoldUntil(_)));
+                assert_eq!(c.decide(t + US, true, MAX_HELD), Decision::Write);
+            }
         }
         assert_eq!(c.cap(), MAX_HELD);
     }
@@ -353,7 +361,7 @@ mod tests {
         let mut now = Instant::now();
         let mut c = Coalescer::new(true);
         c.on_read(now);
-        for _ in 0..STALLS {
+        for _ in 0..OUTCOMES {
             now = stall(&mut c, now, 4);
         }
         assert_eq!(c.cap(), 2);
