@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use mqtt_client::{
-    Backoff, Cause, Client, ClientError, ConnectionEvent, LinkState, Message, Options, QoS,
-    Runtime, Subscription, TlsOptions,
+    AckCoalescing, Backoff, Cause, Client, ClientError, ConnectionEvent, LinkState, Message,
+    Options, QoS, Runtime, Subscription, TlsOptions,
 };
 use mqtt_test_broker::{FaultProxy, Mosquitto};
 
@@ -762,7 +762,7 @@ pub async fn bytes_one_at_a_time<H: Harness>() {
     assert_eq!((proxy.cuts(), c.status().reconnects), (0, 0));
 }
 
-/// `Options::ack_coalescing` on, against brokers whose in-flight window is one
+/// `Options::ack_coalescing(AckCoalescing::All)`, against brokers whose in-flight window is one
 /// message and a thousand: every QoS 1 and QoS 2 message arrives once, in order, in
 /// bursts and one at a time (the held acknowledgements always go out).
 pub async fn ack_coalescing_keeps_every_message<H: Harness>() {
@@ -772,11 +772,12 @@ pub async fn ack_coalescing_keeps_every_message<H: Harness>() {
                 "max_inflight_messages {window}\nmax_queued_messages 100000"
             ))
             .start();
-        let (s, s_loop) =
-            start::<H>(opts(&broker.url(), &unique("coalesce-sub")).ack_coalescing(true));
+        let (s, s_loop) = start::<H>(
+            opts(&broker.url(), &unique("coalesce-sub")).ack_coalescing(AckCoalescing::All),
+        );
         let (p, p_loop) = start::<H>(
             opts(&broker.url(), &unique("coalesce-pub"))
-                .ack_coalescing(true)
+                .ack_coalescing(AckCoalescing::All)
                 // mosquitto 2.0.11 applies the window to QoS 2 publishes it receives
                 // too, and drops what is over it.
                 .max_inflight(window),

@@ -31,7 +31,7 @@ fn main() {
                 clients: Vec::new(),
                 qos: None,
                 port: None,
-                ack_coalescing: false,
+                ack_coalescing: None,
                 payload: None,
             };
             let mut it = args[1..].iter();
@@ -57,11 +57,12 @@ fn main() {
                             Some(value.parse().unwrap_or_else(|_| usage("--payload 64|4096")))
                     }
                     "--ack-coalescing" => {
-                        settings.ack_coalescing = match value.as_str() {
-                            "on" => true,
-                            "off" => false,
-                            _ => usage("--ack-coalescing on|off"),
-                        }
+                        settings.ack_coalescing = Some(match value.as_str() {
+                            "off" => mqtt_client::AckCoalescing::Off,
+                            "qos2" => mqtt_client::AckCoalescing::Qos2,
+                            "all" => mqtt_client::AckCoalescing::All,
+                            _ => usage("--ack-coalescing off|qos2|all"),
+                        })
                     }
                     "--qos" => {
                         settings.qos = Some(value.parse().unwrap_or_else(|_| usage("--qos 0|1|2")))
@@ -87,7 +88,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("error: {msg}");
     }
     eprintln!(
-        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--ack-coalescing on|off]"
+        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--ack-coalescing off|qos2|all]"
     );
     std::process::exit(2)
 }

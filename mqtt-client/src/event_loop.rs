@@ -24,7 +24,7 @@ use tracing::{debug, info, trace, warn};
 
 use crate::backoff::Backoff;
 use crate::client::{Client, Command, Control, Shared, SharedV5};
-use crate::coalesce::{count_acks, Coalescer, Decision};
+use crate::coalesce::{count_acks, AckCoalescing, Coalescer, Decision};
 use crate::error::ClientError;
 use crate::message::Message;
 use crate::options::{Broker, Options, OptionsError, Scheme};
@@ -108,6 +108,8 @@ struct Conn {
 
 /// A connection's acknowledgement coalescing (see `coalesce`).
 struct AckHold {
+    /// PUBACKs may wait too (`AckCoalescing::All`).
+    puback: bool,
     coalescer: Coalescer,
     /// Acknowledgements in `wq`, and whether `wq` holds nothing else.
     wq_acks: usize,
@@ -130,7 +132,7 @@ pub struct EventLoop<R: Runtime> {
     dialer: Dialer,
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
-    ack_coalescing: bool,
+    ack_coalescing: AckCoalescing,
     /// `None` once the event loop has ended (dropping it closes the channel).
     commands: Option<flume::r#async::RecvStream<'static, Command>>,
     control: Pin<Box<async_channel::Receiver<Control>>>,
@@ -576,8 +578,9 @@ impl<R: Runtime> EventLoop<R> {
                             needs_flush: false,
                             closing: false,
                             close_cause: None,
-                            acks: self.ack_coalescing.then(|| {
+                            acks: (self.ack_coalescing != AckCoalescing::Off).then(|| {
                                 Box::new(AckHold {
+                                    puback: self.ack_coalescing == AckCoalescing::All,
                                     coalescer: Coalescer::new(true),
                                     wq_acks: 0,
                                     wq_only_acks: true,
@@ -998,7 +1001,7 @@ impl<R: Runtime> EventLoop<R> {
         while let Some(t) = self.session.poll_transmit() {
             trace!(bytes = t.len(), "transmit");
             if let Some(a) = &mut conn.acks {
-                match count_acks(&t.head) {
+                match count_acks(&t.head, a.puback) {
                     Some(n) if t.payload.is_empty() => a.wq_acks += n,
                     _ => a.wq_only_acks = false,
                 }

@@ -67,6 +67,7 @@ mod ws;
 pub use backoff::Backoff;
 pub use client::{Ack, Client, ConnectionEvents, IntoTopic, Subscription};
 pub use client_v5::PublishBuilder;
+pub use coalesce::AckCoalescing;
 pub use error::ClientError;
 pub use event_loop::{new_client, EventLoop};
 pub use message::Message;

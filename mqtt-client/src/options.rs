@@ -8,6 +8,7 @@ use bytes::Bytes;
 use mqtt_proto::{ProtocolVersion, QoS};
 
 use crate::backoff::Backoff;
+use crate::coalesce::AckCoalescing;
 use crate::options_v5::{parse_protocol, V5Options};
 use crate::runtime::{BoxFuture, BoxIo};
 use crate::store::{BoxStore, FileStore, StoreError};
@@ -126,7 +127,7 @@ pub struct Options {
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) tls: TlsOptions,
     pub(crate) subscription_capacity: usize,
-    pub(crate) ack_coalescing: bool,
+    pub(crate) ack_coalescing: AckCoalescing,
     pub(crate) command_capacity: usize,
     /// Taken by the first client built from these options (a store has one owner).
     pub(crate) store: Option<Arc<std::sync::Mutex<Option<BoxStore>>>>,
@@ -197,7 +198,7 @@ impl Options {
             reconnect: Some(Backoff::default()),
             tls: TlsOptions::default(),
             subscription_capacity: 1024,
-            ack_coalescing: false,
+            ack_coalescing: AckCoalescing::default(),
             command_capacity: 1024,
             store: None,
             protocol: ProtocolVersion::V311,
@@ -355,20 +356,12 @@ impl Options {
         self
     }
 
-    /// Whether acknowledgements (PUBACK, PUBREC, PUBCOMP of incoming messages, PUBREL
-    /// of our own) may wait up to a millisecond while the broker streams, so that one
-    /// write carries up to eight (default: off). The application never waits on
-    /// them; a window (the broker's or our own) smaller than what is held is
-    /// detected, and less is held.
-    ///
-    /// Measured against mosquitto (`mqtt-bench e2e`): at QoS 2 about half the client
-    /// CPU per message at the same rate; at QoS 1 about a quarter less CPU, but with
-    /// mosquitto's default Nagle's algorithm about 10 % fewer messages per second
-    /// (its next PUBLISH waits for our TCP acknowledgement, which waits with the held
-    /// PUBACKs), and about 10 % more with its `set_tcp_nodelay true`. Hence off by
-    /// default.
-    pub fn ack_coalescing(mut self, on: bool) -> Options {
-        self.ack_coalescing = on;
+    /// Which acknowledgements may wait up to a millisecond while the broker streams,
+    /// so that one write carries up to eight (default: [`AckCoalescing::Qos2`]). The
+    /// application never waits on them; a window (the broker's or our own) smaller
+    /// than what is held is detected, and less is held.
+    pub fn ack_coalescing(mut self, mode: AckCoalescing) -> Options {
+        self.ack_coalescing = mode;
         self
     }
 

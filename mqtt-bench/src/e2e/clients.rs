@@ -1,7 +1,6 @@
 //! One publisher and one subscriber connection per run, for each client compared:
 //! this project's client on tokio and on smol, and rumqttc 0.25 on tokio.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,8 +103,9 @@ fn topic(tag: &str) -> String {
     format!("bench/{tag}")
 }
 
-/// `e2e --ack-coalescing on`: [`our_options`] turn `Options::ack_coalescing` on.
-pub static ACK_COALESCING: AtomicBool = AtomicBool::new(false);
+/// `e2e --ack-coalescing MODE`: what [`our_options`] set `Options::ack_coalescing` to.
+pub static ACK_COALESCING: std::sync::Mutex<mqtt_client::AckCoalescing> =
+    std::sync::Mutex::new(mqtt_client::AckCoalescing::Qos2);
 
 /// Options for this project's client, one of a run's two connections.
 pub fn our_options(port: u16, id: &str) -> Options {
@@ -116,7 +116,7 @@ pub fn our_options(port: u16, id: &str) -> Options {
         // rumqttc hands every message to its poll loop; a Subscription buffers them,
         // and by default drops QoS 0 beyond 1,024 waiting: room for a whole burst.
         .subscription_capacity(1 << 20)
-        .ack_coalescing(ACK_COALESCING.load(Ordering::Relaxed))
+        .ack_coalescing(*ACK_COALESCING.lock().expect("not poisoned"))
         .reconnect(None)
 }
 

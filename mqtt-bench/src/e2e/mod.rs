@@ -33,8 +33,8 @@ pub struct Settings {
     pub port: Option<u16>,
     /// Only loads with payloads of this many bytes.
     pub payload: Option<usize>,
-    /// This project's clients with `Options::ack_coalescing` on.
-    pub ack_coalescing: bool,
+    /// This project's clients with this `Options::ack_coalescing` (default: theirs).
+    pub ack_coalescing: Option<mqtt_client::AckCoalescing>,
 }
 
 /// The loads: QoS 0, 1, 2 at 64 bytes, QoS 1 at 4 KiB.
@@ -83,10 +83,9 @@ struct Sample {
 
 /// Runs everything and prints the tables.
 pub fn run(settings: &Settings) {
-    clients::ACK_COALESCING.store(
-        settings.ack_coalescing,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    if let Some(mode) = settings.ack_coalescing {
+        *clients::ACK_COALESCING.lock().expect("not poisoned") = mode;
+    }
     measure::raise_fd_limit(); // before the broker starts: it inherits the limit
     let broker = settings.port.is_none().then(broker);
     let port = settings
