@@ -149,6 +149,12 @@ impl Coalescer {
         }
     }
 
+    /// Something other than acknowledgements is queued: it is written now, and the
+    /// acknowledgements with it. Needs no clock (the common case of a publisher).
+    pub(crate) fn write_other(&mut self) {
+        self.held_since = None;
+    }
+
     /// Something is queued at `now`: `acks` acknowledgements, and `only_acks` when
     /// nothing else is.
     pub(crate) fn decide(&mut self, now: Instant, only_acks: bool, acks: usize) -> Decision {
@@ -159,7 +165,11 @@ impl Coalescer {
             self.off_since = None;
             self.cap = 2;
         }
-        if !only_acks || self.cap <= 1 || !self.streaming {
+        if !only_acks {
+            self.write_other();
+            return Decision::Write;
+        }
+        if self.cap <= 1 || !self.streaming {
             self.held_since = None;
             return Decision::Write;
         }

@@ -1000,7 +1000,8 @@ impl<R: Runtime> EventLoop<R> {
         let mut progress = false;
         while let Some(t) = self.session.poll_transmit() {
             trace!(bytes = t.len(), "transmit");
-            if let Some(a) = &mut conn.acks {
+            // Once anything else is queued the count no longer matters.
+            if let Some(a) = conn.acks.as_mut().filter(|a| a.wq_only_acks) {
                 match count_acks(&t.head, a.puback) {
                     Some(n) if t.payload.is_empty() => a.wq_acks += n,
                     _ => a.wq_only_acks = false,
@@ -1293,6 +1294,12 @@ impl Conn {
             return false;
         };
         if self.wq.is_empty() || self.closing {
+            return false;
+        }
+        if !a.wq_only_acks {
+            // Written now: no clock read on a publisher's every write.
+            a.coalescer.write_other();
+            a.timer = None;
             return false;
         }
         let now = StdInstant::now();
