@@ -259,6 +259,17 @@ pub fn take_packet(buf: &mut BytesMut, len: usize) -> Bytes {
     buf.split_to(len).freeze()
 }
 
+/// The whole of `buf` as one `Bytes`: the buffer itself when it has no spare
+/// capacity, else split off (leaving the capacity to the next read). Out of line, so
+/// that a loop over a buffer of many packets carries only the length comparison.
+#[inline(never)]
+fn take_rest(buf: &mut BytesMut) -> Bytes {
+    if buf.len() == buf.capacity() {
+        return core::mem::take(buf).freeze();
+    }
+    buf.split().freeze()
+}
+
 /// Out of line: keeps the splitting path of [`take_packet`] small.
 #[inline(never)]
 fn take_whole(buf: &mut BytesMut) -> Bytes {
@@ -282,7 +293,9 @@ pub(crate) fn take_frame(
 }
 
 /// Like [`crate::decode_buf`], but a PUBLISH comes as a [`PublishFrame`]: one
-/// reference count per packet instead of one per field. What the session uses.
+/// reference count per packet instead of one per field. A PUBLISH that is the
+/// whole buffer, in a buffer with no spare capacity, takes the buffer itself (as
+/// [`take_packet`] does): no reference count, no allocation.
 #[inline]
 pub fn decode_frame_buf(
     buf: &mut BytesMut,
@@ -294,6 +307,12 @@ pub fn decode_frame_buf(
             Ok(None) => return Ok(None),
             Err(e) => return Err(discard(buf, opts, e)),
         };
+        if p.len == buf.len() {
+            return Ok(Some(Frame::Publish(PublishFrame {
+                frame: take_rest(buf),
+                at: Layout::from_parsed(&p),
+            })));
+        }
         let frame = buf.split_to(p.len).freeze();
         return Ok(Some(Frame::Publish(PublishFrame {
             frame,

@@ -135,3 +135,32 @@ fn take_packet_hands_over_a_buffer_that_holds_exactly_the_packet() {
     assert_eq!(&packet[..], &one[..len]);
     assert!(buf.is_empty() && buf.capacity() == 4096 - len);
 }
+
+#[test]
+fn frame_decoding_the_last_packet_of_a_full_buffer_takes_the_buffer() {
+    let opts = DecodeOptions::default();
+    let one = publishes().freeze();
+    let Some((_, len)) = mqtt_proto::decode(&one[..], &opts).unwrap() else {
+        panic!("not a whole packet")
+    };
+    // A read that filled its buffer and ended on a packet boundary: the last packet
+    // takes the buffer itself, no shared state is allocated.
+    let mut buf = BytesMut::from(&one[..len]);
+    let before = allocations();
+    let frame = decode_frame_buf(&mut buf, &opts).unwrap().unwrap();
+    assert_eq!(allocations() - before, 0);
+    let Frame::Publish(p) = frame else {
+        panic!("{frame:?}")
+    };
+    assert_eq!(&p.frame()[..], &one[..len]);
+    assert!(buf.is_empty() && buf.capacity() == 0);
+
+    // With spare capacity the last packet is split off; the buffer keeps its memory.
+    let mut buf = BytesMut::with_capacity(4096);
+    buf.extend_from_slice(&one[..len]);
+    let Frame::Publish(p) = decode_frame_buf(&mut buf, &opts).unwrap().unwrap() else {
+        panic!("not a PUBLISH")
+    };
+    assert_eq!(&p.frame()[..], &one[..len]);
+    assert!(buf.is_empty() && buf.capacity() == 4096 - len);
+}
