@@ -400,7 +400,7 @@ impl<S: Storage> Publish<S> {
     /// possible: the fixed header and topic length go as one small array (one
     /// capacity check, one store), then the topic, then the packet identifier.
     #[cfg(feature = "bytes")]
-    #[inline]
+    #[inline(always)]
     fn put_head<B: bytes::BufMut>(&self, body: usize, out: &mut B) {
         let topic = self.topic.as_bytes();
         let first = (PacketType::Publish as u8) << 4 | self.flags();
@@ -410,11 +410,7 @@ impl<S: Storage> Publish<S> {
         } else if body < 16_384 {
             out.put_slice(&[first, body as u8 | 0x80, (body >> 7) as u8, th, tl]);
         } else {
-            let mut len = [0u8; 4];
-            let n = varint::write(body as u32, &mut len);
-            out.put_u8(first);
-            out.put_slice(&len[..n]);
-            out.put_slice(&[th, tl]);
+            put_long_head(first, body, [th, tl], out);
         }
         out.put_slice(topic);
         if let Some(id) = self.qos_pid.packet_id() {
@@ -545,4 +541,16 @@ mod tests {
         assert_eq!(packet.encode(&mut [0u8; 16]), Err(EncodeError::DupWithQos0));
         assert!(buf.is_empty());
     }
+}
+
+/// A PUBLISH fixed header with a remaining length of 16 KiB or more (three or four
+/// length bytes), and the topic length: out of line, to keep the common path small.
+#[cfg(feature = "bytes")]
+#[inline(never)]
+fn put_long_head<B: bytes::BufMut>(first: u8, body: usize, topic_len: [u8; 2], out: &mut B) {
+    let mut len = [0u8; 4];
+    let n = varint::write(body as u32, &mut len);
+    out.put_u8(first);
+    out.put_slice(&len[..n]);
+    out.put_slice(&topic_len);
 }
