@@ -70,7 +70,8 @@ macro_rules! suite {
             invalid_input_is_an_error_at_the_call,
             publisher_cut_at_random_moments,
             bytes_one_at_a_time,
-            ack_coalescing_keeps_every_message
+            ack_coalescing_keeps_every_message,
+            read_pacing_keeps_every_message
         );
         $crate::suite!(@tests $h; scenarios_v5;
             v5_properties_round_trip,

@@ -766,24 +766,40 @@ pub async fn bytes_one_at_a_time<H: Harness>() {
 /// message and a thousand: every QoS 1 and QoS 2 message arrives once, in order, in
 /// bursts and one at a time (the held acknowledgements always go out).
 pub async fn ack_coalescing_keeps_every_message<H: Harness>() {
+    keeps_every_message::<H>("coalesce", |o| o.ack_coalescing(AckCoalescing::All)).await;
+}
+
+/// `Options::read_pacing` with waits of 5 ms (five times the default, so that they
+/// dominate), against brokers whose in-flight window is one message and a thousand:
+/// every QoS 1 and QoS 2 message arrives once, in order, in bursts and one at a time
+/// (a deferred read always happens; a window of one turns pacing off).
+pub async fn read_pacing_keeps_every_message<H: Harness>() {
+    keeps_every_message::<H>("pacing", |o| {
+        o.read_pacing(Duration::from_millis(5))
+            .ack_coalescing(AckCoalescing::Off)
+    })
+    .await;
+}
+
+/// A subscriber and a publisher, both with `with` applied to their options, against
+/// brokers with windows of 1 and 1,000: bursts of 500 and single messages at QoS 1
+/// and 2 each arrive once and in order.
+async fn keeps_every_message<H: Harness>(tag: &str, with: fn(Options) -> Options) {
     for window in [1, 1000] {
         let broker = Mosquitto::builder()
             .config(&format!(
                 "max_inflight_messages {window}\nmax_queued_messages 100000"
             ))
             .start();
-        let (s, s_loop) = start::<H>(
-            opts(&broker.url(), &unique("coalesce-sub")).ack_coalescing(AckCoalescing::All),
-        );
+        let (s, s_loop) = start::<H>(with(opts(&broker.url(), &unique(&format!("{tag}-sub")))));
         let (p, p_loop) = start::<H>(
-            opts(&broker.url(), &unique("coalesce-pub"))
-                .ack_coalescing(AckCoalescing::All)
+            with(opts(&broker.url(), &unique(&format!("{tag}-pub"))))
                 // mosquitto 2.0.11 applies the window to QoS 2 publishes it receives
                 // too, and drops what is over it.
                 .max_inflight(window),
         );
         for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            let topic = format!("coalesce/{window}/{qos:?}");
+            let topic = format!("{tag}/{window}/{qos:?}");
             let mut sub = s.subscribe(&topic, qos).await.unwrap();
             // A burst, then a few alone. With a window of one, each message is sent
             // only once the broker has the acknowledgement of the one before.

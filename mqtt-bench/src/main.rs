@@ -32,6 +32,7 @@ fn main() {
                 qos: None,
                 port: None,
                 ack_coalescing: None,
+                read_pacing: None,
                 payload: None,
             };
             let mut it = args[1..].iter();
@@ -64,6 +65,13 @@ fn main() {
                             _ => usage("--ack-coalescing off|qos2|all"),
                         })
                     }
+                    "--read-pacing" => {
+                        settings.read_pacing = Some(std::time::Duration::from_micros(
+                            value
+                                .parse()
+                                .unwrap_or_else(|_| usage("--read-pacing MICROSECONDS")),
+                        ))
+                    }
                     "--qos" => {
                         settings.qos = Some(value.parse().unwrap_or_else(|_| usage("--qos 0|1|2")))
                     }
@@ -88,7 +96,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("error: {msg}");
     }
     eprintln!(
-        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--ack-coalescing off|qos2|all]"
+        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--ack-coalescing off|qos2|all] [--read-pacing MICROSECONDS]"
     );
     std::process::exit(2)
 }

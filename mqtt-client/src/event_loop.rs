@@ -28,6 +28,7 @@ use crate::coalesce::{count_acks, AckCoalescing, Coalescer, Decision};
 use crate::error::ClientError;
 use crate::message::Message;
 use crate::options::{Broker, Options, OptionsError, Scheme};
+use crate::pacing::Pacer;
 use crate::queue::{AckToken, Pushed};
 use crate::request::Responses;
 use crate::router::Router;
@@ -104,6 +105,19 @@ struct Conn {
     /// `Options::ack_coalescing`: holds acknowledgements back while the broker
     /// streams. Boxed: absent unless asked for.
     acks: Option<Box<AckHold>>,
+    /// `Options::read_pacing`: defers the next read while the broker streams.
+    /// Boxed: absent when turned off.
+    pace: Option<Box<ReadPace>>,
+}
+
+/// A connection's read pacing (see `pacing`).
+struct ReadPace {
+    pacer: Pacer,
+    /// The burst of reads in progress: when it began, and the packets received
+    /// before it.
+    burst: Option<(StdInstant, u64)>,
+    /// The next read waits for this.
+    wait: Option<BoxFuture<()>>,
 }
 
 /// A connection's acknowledgement coalescing (see `coalesce`).
@@ -133,6 +147,7 @@ pub struct EventLoop<R: Runtime> {
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
     ack_coalescing: AckCoalescing,
+    read_pacing: Duration,
     /// `None` once the event loop has ended (dropping it closes the channel).
     commands: Option<flume::r#async::RecvStream<'static, Command>>,
     control: Pin<Box<async_channel::Receiver<Control>>>,
@@ -247,6 +262,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         reconnect: options.reconnect,
         connect_timeout: options.connect_timeout,
         ack_coalescing: options.ack_coalescing,
+        read_pacing: options.read_pacing,
         commands: Some(cmd_rx.into_stream()),
         control: Box::pin(ctl_rx),
         control_tx: ctl_tx,
@@ -570,6 +586,13 @@ impl<R: Runtime> EventLoop<R> {
                             broker,
                             rbuf: BytesMut::new(),
                             spare: BytesMut::new(),
+                            pace: (!self.read_pacing.is_zero()).then(|| {
+                                Box::new(ReadPace {
+                                    pacer: Pacer::new(self.read_pacing),
+                                    burst: None,
+                                    wait: None,
+                                })
+                            }),
                             read_window: READ_MIN,
                             read_total: 0,
                             wq: VecDeque::new(),
@@ -619,6 +642,12 @@ impl<R: Runtime> EventLoop<R> {
                     }
                     return false;
                 }
+                if let Some(wait) = conn.pace.as_mut().and_then(|p| p.wait.as_mut()) {
+                    if wait.as_mut().poll(cx).is_pending() {
+                        return false; // the socket is read when the wait ends
+                    }
+                    conn.pace.as_mut().expect("waited").wait = None;
+                }
                 let mut progress = false;
                 for _ in 0..4 {
                     match read_some(conn, cx) {
@@ -634,6 +663,9 @@ impl<R: Runtime> EventLoop<R> {
                             if let Some(a) = &mut conn.acks {
                                 a.coalescer.on_read(now);
                             }
+                            if let Some(p) = conn.pace.as_mut().filter(|p| p.burst.is_none()) {
+                                p.burst = Some((now, self.session.stats().packets_received));
+                            }
                             let now =
                                 Instant::from_millis(self.origin.elapsed().as_millis() as u64);
                             self.session.handle_read(now, &mut conn.rbuf);
@@ -644,7 +676,15 @@ impl<R: Runtime> EventLoop<R> {
                             self.session.handle_transport_closed(self.now());
                             return true;
                         }
-                        Poll::Pending => break,
+                        Poll::Pending => {
+                            if let Some(p) = &mut conn.pace {
+                                let received = self.session.stats().packets_received;
+                                let (start, before) = p.burst.take().unwrap_or((now, received));
+                                let next = p.pacer.drained(start, now, received - before);
+                                p.wait = next.map(R::sleep_until);
+                            }
+                            break;
+                        }
                     }
                 }
                 progress

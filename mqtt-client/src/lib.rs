@@ -54,6 +54,7 @@ mod event_loop;
 mod message;
 mod options;
 mod options_v5;
+mod pacing;
 mod queue;
 mod request;
 mod router;

@@ -14,6 +14,9 @@ use crate::runtime::{BoxFuture, BoxIo};
 use crate::store::{BoxStore, FileStore, StoreError};
 use crate::tls::TlsOptions;
 
+/// `Options::read_pacing` by default.
+const DEFAULT_READ_PACING: Duration = Duration::from_millis(1);
+
 /// How bytes reach a broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -128,6 +131,7 @@ pub struct Options {
     pub(crate) tls: TlsOptions,
     pub(crate) subscription_capacity: usize,
     pub(crate) ack_coalescing: AckCoalescing,
+    pub(crate) read_pacing: Duration,
     pub(crate) command_capacity: usize,
     /// Taken by the first client built from these options (a store has one owner).
     pub(crate) store: Option<Arc<std::sync::Mutex<Option<BoxStore>>>>,
@@ -199,6 +203,7 @@ impl Options {
             tls: TlsOptions::default(),
             subscription_capacity: 1024,
             ack_coalescing: AckCoalescing::default(),
+            read_pacing: DEFAULT_READ_PACING,
             command_capacity: 1024,
             store: None,
             protocol: ProtocolVersion::V311,
@@ -365,6 +370,19 @@ impl Options {
         self
     }
 
+    /// How long the next socket read waits while the broker streams, so that one read
+    /// takes many packets and one write answers them (default: 1 ms;
+    /// `Duration::ZERO` turns it off). Only a stream is paced: a read that follows
+    /// the previous burst within a millisecond. The first message after a quiet
+    /// spell is read at once, and waits that bring less than two packets (the
+    /// broker waiting on us) turn pacing off for ten seconds. Under load it halves
+    /// the client's CPU per QoS 1 message; the cost is up to this much (rounded up
+    /// to the runtime's timer) more latency while streaming.
+    pub fn read_pacing(mut self, wait: Duration) -> Options {
+        self.read_pacing = wait;
+        self
+    }
+
     /// Commands buffered between the [`crate::Client`] handles and the event loop.
     pub fn command_capacity(mut self, n: usize) -> Options {
         self.command_capacity = n.max(1);
@@ -470,6 +488,7 @@ impl fmt::Debug for Options {
             .field("tls", &self.tls)
             .field("subscription_capacity", &self.subscription_capacity)
             .field("ack_coalescing", &self.ack_coalescing)
+            .field("read_pacing", &self.read_pacing)
             .field("protocol", &self.protocol)
             .field("v5", &self.v5)
             .finish()

@@ -107,10 +107,17 @@ fn topic(tag: &str) -> String {
 pub static ACK_COALESCING: std::sync::Mutex<mqtt_client::AckCoalescing> =
     std::sync::Mutex::new(mqtt_client::AckCoalescing::Qos2);
 
+/// `e2e --read-pacing US`: what [`our_options`] set `Options::read_pacing` to
+/// (`None`: the default).
+pub static READ_PACING: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
+
 /// Options for this project's client, one of a run's two connections.
 pub fn our_options(port: u16, id: &str) -> Options {
-    Options::new("127.0.0.1", port)
-        .client_id(id)
+    let opts = match *READ_PACING.lock().expect("not poisoned") {
+        Some(wait) => Options::new("127.0.0.1", port).read_pacing(wait),
+        None => Options::new("127.0.0.1", port),
+    };
+    opts.client_id(id)
         .keep_alive(Duration::from_secs(60))
         .max_inflight(INFLIGHT)
         // rumqttc hands every message to its poll loop; a Subscription buffers them,

@@ -35,6 +35,9 @@ pub struct Settings {
     pub payload: Option<usize>,
     /// This project's clients with this `Options::ack_coalescing` (default: theirs).
     pub ack_coalescing: Option<mqtt_client::AckCoalescing>,
+    /// This project's clients with this `Options::read_pacing` (default: theirs;
+    /// zero turns it off).
+    pub read_pacing: Option<std::time::Duration>,
 }
 
 /// The loads: QoS 0, 1, 2 at 64 bytes, QoS 1 at 4 KiB.
@@ -85,6 +88,9 @@ struct Sample {
 pub fn run(settings: &Settings) {
     if let Some(mode) = settings.ack_coalescing {
         *clients::ACK_COALESCING.lock().expect("not poisoned") = mode;
+    }
+    if let Some(wait) = settings.read_pacing {
+        *clients::READ_PACING.lock().expect("not poisoned") = Some(wait);
     }
     measure::raise_fd_limit(); // before the broker starts: it inherits the limit
     let broker = settings.port.is_none().then(broker);
