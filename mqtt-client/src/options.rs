@@ -364,7 +364,10 @@ impl Options {
     /// Which acknowledgements may wait up to a millisecond while the broker streams,
     /// so that one write carries up to eight (default: [`AckCoalescing::Qos2`]). The
     /// application never waits on them; a window (the broker's or our own) smaller
-    /// than what is held is detected, and less is held.
+    /// than what is held is detected, and less is held. It applies while reads come
+    /// less than a millisecond apart: with [`Options::read_pacing`] on (the
+    /// default), paced reads are further apart and one write answers each of them
+    /// anyway, so it matters when pacing is off or has turned itself off.
     pub fn ack_coalescing(mut self, mode: AckCoalescing) -> Options {
         self.ack_coalescing = mode;
         self
