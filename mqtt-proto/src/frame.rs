@@ -3,12 +3,17 @@
 
 use core::fmt;
 
+use alloc::boxed::Box;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::header::PacketType;
 use crate::packet::{parse_publish, parse_publish_body, Parsed};
 use crate::v5::PublishProperties;
-use crate::{DecodeError, DecodeOptions, FixedHeader, Packet, Publish, QoS, QosPid, TopicName};
+use crate::{
+    Connack, DecodeError, DecodeOptions, FixedHeader, Packet, PacketId, Publish, QoS, QosPid,
+    Storage, TopicName,
+};
 
 /// A PUBLISH taken off a read buffer: the whole packet as one `Bytes` (a view of the
 /// buffer, not a copy) and where its fields are.
@@ -222,13 +227,105 @@ impl fmt::Debug for PublishFrame {
     }
 }
 
-/// A packet taken off a read buffer by [`decode_frame_buf`].
+/// A packet taken off a read buffer by [`decode_frame_buf`]. Small (64 bytes, where a
+/// `Packet<Bytes>` takes 176 for its CONNECT variant), since every packet read is moved
+/// through one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A PUBLISH, held as one `Bytes`.
     Publish(PublishFrame),
-    /// Any other packet.
-    Packet(Packet<Bytes>),
+    /// A packet of at most four bytes, decoded in place: no reference count.
+    Short(ShortPacket),
+    /// CONNECT, SUBSCRIBE, SUBACK or UNSUBSCRIBE: boxed, so that a `Frame` stays
+    /// small (one allocation each; a client receives one SUBACK per subscribe).
+    Packet(Box<Packet<Bytes>>),
+}
+
+impl Frame {
+    /// The packet as a [`Packet`]: a PUBLISH's topic and payload share the frame.
+    pub fn into_packet(self) -> Packet<Bytes> {
+        match self {
+            Frame::Publish(p) => Packet::Publish(p.to_publish()),
+            Frame::Short(p) => p.into(),
+            Frame::Packet(p) => *p,
+        }
+    }
+}
+
+/// The packets of at most four bytes, whose fields are copied out: CONNACK, the
+/// acknowledgements that carry only a packet identifier, PINGREQ, PINGRESP and
+/// DISCONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShortPacket {
+    /// Connect acknowledgment.
+    Connack(Connack),
+    /// QoS 1 acknowledgment.
+    Puback(PacketId),
+    /// QoS 2, part 1: publish received.
+    Pubrec(PacketId),
+    /// QoS 2, part 2: publish release.
+    Pubrel(PacketId),
+    /// QoS 2, part 3: publish complete.
+    Pubcomp(PacketId),
+    /// Unsubscribe acknowledgment.
+    Unsuback(PacketId),
+    /// Ping request.
+    Pingreq,
+    /// Ping response.
+    Pingresp,
+    /// Client is disconnecting.
+    Disconnect,
+}
+
+impl ShortPacket {
+    /// Whether packets of this type are short ones.
+    fn is_short(t: PacketType) -> bool {
+        use PacketType::*;
+        matches!(
+            t,
+            Connack
+                | Puback
+                | Pubrec
+                | Pubrel
+                | Pubcomp
+                | Unsuback
+                | Pingreq
+                | Pingresp
+                | Disconnect
+        )
+    }
+
+    /// The short packet `p` is, or `p` itself.
+    fn of<S: Storage>(p: Packet<S>) -> Result<ShortPacket, Packet<S>> {
+        Ok(match p {
+            Packet::Connack(c) => ShortPacket::Connack(c),
+            Packet::Puback(id) => ShortPacket::Puback(id),
+            Packet::Pubrec(id) => ShortPacket::Pubrec(id),
+            Packet::Pubrel(id) => ShortPacket::Pubrel(id),
+            Packet::Pubcomp(id) => ShortPacket::Pubcomp(id),
+            Packet::Unsuback(id) => ShortPacket::Unsuback(id),
+            Packet::Pingreq => ShortPacket::Pingreq,
+            Packet::Pingresp => ShortPacket::Pingresp,
+            Packet::Disconnect => ShortPacket::Disconnect,
+            other => return Err(other),
+        })
+    }
+}
+
+impl<S: Storage> From<ShortPacket> for Packet<S> {
+    fn from(p: ShortPacket) -> Packet<S> {
+        match p {
+            ShortPacket::Connack(c) => Packet::Connack(c),
+            ShortPacket::Puback(id) => Packet::Puback(id),
+            ShortPacket::Pubrec(id) => Packet::Pubrec(id),
+            ShortPacket::Pubrel(id) => Packet::Pubrel(id),
+            ShortPacket::Pubcomp(id) => Packet::Pubcomp(id),
+            ShortPacket::Unsuback(id) => Packet::Unsuback(id),
+            ShortPacket::Pingreq => Packet::Pingreq,
+            ShortPacket::Pingresp => Packet::Pingresp,
+            ShortPacket::Disconnect => Packet::Disconnect,
+        }
+    }
 }
 
 /// Cuts the first `len` bytes off a read buffer as one `Bytes`, without copying.
@@ -326,7 +423,25 @@ fn decode_frame_buf_general(
     buf: &mut BytesMut,
     opts: &DecodeOptions,
 ) -> Result<Option<Frame>, DecodeError> {
-    decode_buf_general(buf, opts).map(|p| p.map(Frame::Packet))
+    let Some(header) = FixedHeader::decode(buf, opts)? else {
+        return Ok(None);
+    };
+    let len = header.packet_len();
+    if buf.len() < len {
+        return Ok(None);
+    }
+    if ShortPacket::is_short(header.packet_type) {
+        // Decoded in place, then consumed (also when invalid, as the other paths do).
+        let decoded = Packet::<&[u8]>::decode_frame(&&buf[..len], &header, opts);
+        let frame = decoded.map(|p| match ShortPacket::of(p) {
+            Ok(short) => Frame::Short(short),
+            Err(other) => Frame::Packet(Box::new(other.to_bytes())),
+        });
+        buf.advance(len);
+        return frame.map(Some);
+    }
+    let frame = buf.split_to(len).freeze();
+    Packet::decode_frame(&frame, &header, opts).map(|p| Some(Frame::Packet(Box::new(p))))
 }
 
 /// Whether the buffer starts with a PUBLISH, which takes the fast path.

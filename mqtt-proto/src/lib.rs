@@ -27,9 +27,10 @@
 //! `BytesMut` read buffer so that each PUBLISH's topic and payload are `Bytes` views of
 //! that buffer, and [`Publish::encode_header`] writes a PUBLISH without its payload,
 //! so the payload goes to the socket in a vectored write without a copy.
-//! [`decode_frame_buf`] goes one step further for incoming PUBLISH packets: a
-//! [`PublishFrame`] is the whole packet as one `Bytes`, one reference count per
-//! message.
+//! [`decode_frame_buf`] goes one step further: a PUBLISH comes as a
+//! [`PublishFrame`], the whole packet as one `Bytes` (one reference count per
+//! message), and the packets of at most four bytes as a [`ShortPacket`], decoded in
+//! place.
 //!
 //! Every packet type is generic over its [`Storage`]: `&[u8]` (borrowed) or `Bytes`
 //! (owned, shared). Everything the peer sends is validated against the rules of the
@@ -104,7 +105,7 @@ mod valid;
 
 pub use error::{DecodeError, EncodeError, StrError};
 #[cfg(feature = "bytes")]
-pub use frame::{decode_buf, decode_frame_buf, take_packet, Frame, PublishFrame};
+pub use frame::{decode_buf, decode_frame_buf, take_packet, Frame, PublishFrame, ShortPacket};
 pub use header::{DecodeOptions, FixedHeader, PacketType, ProtocolVersion};
 pub use packet::{
     decode, Connack, Connect, ConnectReturnCode, Decoded, Iter, LastWill, List, ListKind, Packet,

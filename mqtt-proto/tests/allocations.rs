@@ -164,3 +164,31 @@ fn frame_decoding_the_last_packet_of_a_full_buffer_takes_the_buffer() {
     assert_eq!(&p.frame()[..], &one[..len]);
     assert!(buf.is_empty() && buf.capacity() == 4096 - len);
 }
+
+#[test]
+fn frame_decoding_short_packets_allocates_nothing_and_frames_stay_small() {
+    // Every packet read moves through a `Frame`: keep it small.
+    assert!(core::mem::size_of::<Frame>() <= 64, "{}", core::mem::size_of::<Frame>());
+    let opts = DecodeOptions::default();
+    let mut wire = BytesMut::new();
+    for id in 1..=1000u16 {
+        Packet::<&[u8]>::Puback(PacketId::new(id).unwrap())
+            .encode_to(&mut wire)
+            .unwrap();
+        Packet::<&[u8]>::Pingresp.encode_to(&mut wire).unwrap();
+    }
+    let before = allocations();
+    let mut n = 0u16;
+    while let Some(frame) = decode_frame_buf(&mut wire, &opts).unwrap() {
+        match frame {
+            Frame::Short(mqtt_proto::ShortPacket::Puback(id)) => {
+                n += 1;
+                assert_eq!(id.get(), n);
+            }
+            Frame::Short(mqtt_proto::ShortPacket::Pingresp) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(allocations() - before, 0);
+    assert_eq!(n, 1000);
+}

@@ -81,7 +81,18 @@ fn check(bytes: &[u8], opts: &DecodeOptions) -> Result<(), TestCaseError> {
                 prop_assert_eq!(p.frame().len(), bytes.len() - left);
                 Ok(Packet::Publish(p.to_publish()))
             }
-            Frame::Packet(p) => Ok(p),
+            Frame::Short(p) => Ok(p.into()),
+            Frame::Packet(p) => {
+                // Only the packets that do not fit in a `ShortPacket` are boxed.
+                prop_assert!(matches!(
+                    *p,
+                    Packet::Connect(_)
+                        | Packet::Subscribe(_)
+                        | Packet::Suback(_)
+                        | Packet::Unsubscribe(_)
+                ));
+                Ok(*p)
+            }
         })
     });
     let framed = match framed {
