@@ -168,7 +168,11 @@ fn frame_decoding_the_last_packet_of_a_full_buffer_takes_the_buffer() {
 #[test]
 fn frame_decoding_short_packets_allocates_nothing_and_frames_stay_small() {
     // Every packet read moves through a `Frame`: keep it small.
-    assert!(core::mem::size_of::<Frame>() <= 64, "{}", core::mem::size_of::<Frame>());
+    assert!(
+        core::mem::size_of::<Frame>() <= 64,
+        "{}",
+        core::mem::size_of::<Frame>()
+    );
     let opts = DecodeOptions::default();
     let mut wire = BytesMut::new();
     for id in 1..=1000u16 {
