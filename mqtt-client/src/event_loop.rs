@@ -3,7 +3,7 @@
 //! commands, transport, timers, events, writes.
 
 use futures_io::{AsyncRead, AsyncWrite};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -27,6 +27,7 @@ use crate::client::{Client, Command, Control, Shared, SharedV5};
 use crate::coalesce::{count_acks, AckCoalescing, Coalescer, Decision};
 use crate::error::ClientError;
 use crate::message::Message;
+use crate::op_hash::OpMap;
 use crate::options::{Broker, Options, OptionsError, Scheme};
 use crate::pacing::Pacer;
 use crate::queue::{AckToken, Pushed};
@@ -156,7 +157,7 @@ pub struct EventLoop<R: Runtime> {
     link: Link,
     next_broker: usize,
     attempt: u32,
-    waiters: HashMap<OpId, Waiter>,
+    waiters: OpMap<Waiter>,
     /// QoS 0 publishes handed out, resolved once the transport took their last byte.
     written: VecDeque<(u64, oneshot::Sender<Result<(), ClientError>>)>,
     stashed: Option<Command>,
@@ -270,7 +271,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         link: Link::Idle { retry_at: None },
         next_broker: 0,
         attempt: 0,
-        waiters: HashMap::new(),
+        waiters: OpMap::default(),
         written: VecDeque::new(),
         stashed: None,
         disconnecting: Vec::new(),
