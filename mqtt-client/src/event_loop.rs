@@ -3,7 +3,7 @@
 //! commands, transport, timers, events, writes.
 
 use futures_io::{AsyncRead, AsyncWrite};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -17,7 +17,7 @@ use futures_core::Stream;
 use mqtt_proto::v5::{PropertyValues, ReasonCode, SubscriptionOptions};
 use mqtt_proto::{QoS, SubackReturnCode, TopicFilter};
 use mqtt_session::{
-    DisconnectReason, Event, Incoming, Instant, NotSent, OpId, Outcome, Session,
+    DisconnectReason, Event, IdHash, Incoming, Instant, NotSent, OpId, Outcome, Session,
     State as SessionState, StoreOp, StoredCommand,
 };
 use tracing::{debug, info, trace, warn};
@@ -27,7 +27,6 @@ use crate::client::{Client, Command, Control, Shared, SharedV5};
 use crate::coalesce::{count_acks, AckCoalescing, Coalescer, Decision};
 use crate::error::ClientError;
 use crate::message::Message;
-use crate::op_hash::OpMap;
 use crate::options::{Broker, Options, OptionsError, Scheme};
 use crate::pacing::Pacer;
 use crate::queue::{AckToken, Pushed};
@@ -157,7 +156,8 @@ pub struct EventLoop<R: Runtime> {
     link: Link,
     next_broker: usize,
     attempt: u32,
-    waiters: OpMap<Waiter>,
+    /// Keyed by our own sequence numbers: a multiplication hashes them.
+    waiters: HashMap<OpId, Waiter, IdHash>,
     /// QoS 0 publishes handed out, resolved once the transport took their last byte.
     written: VecDeque<(u64, oneshot::Sender<Result<(), ClientError>>)>,
     stashed: Option<Command>,
@@ -275,7 +275,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
         link: Link::Idle { retry_at: None },
         next_broker: 0,
         attempt: 0,
-        waiters: OpMap::default(),
+        waiters: HashMap::with_hasher(IdHash),
         written: VecDeque::new(),
         stashed: None,
         disconnecting: Vec::new(),

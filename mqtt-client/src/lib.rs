@@ -52,7 +52,6 @@ mod coalesce;
 mod error;
 mod event_loop;
 mod message;
-mod op_hash;
 mod options;
 mod options_v5;
 mod pacing;

@@ -1,6 +1,7 @@
 //! Tables keyed by packet identifier. Identifiers are small integers that the broker
 //! partly chooses (incoming QoS 2), so the hash mixes every bit into the low bits the
-//! table indexes by: no choice of identifiers piles them into one bucket.
+//! table indexes by: no choice of identifiers piles them into one bucket. The client
+//! keys its operations ([`crate::OpId`]) with the same hash.
 
 use core::hash::{BuildHasher, Hasher};
 
@@ -9,9 +10,12 @@ pub(crate) type IdMap<V> = hashbrown::HashMap<u16, V, IdHash>;
 /// A set of packet identifiers.
 pub(crate) type IdSet = hashbrown::HashSet<u16, IdHash>;
 
-/// Builds [`IdHasher`]s.
+/// A `BuildHasher` for tables keyed by integers such as packet identifiers and
+/// [`crate::OpId`]s: one multiplication, folded so that consecutive or aligned keys
+/// spread over the low bits a table indexes by. Not for keys an attacker picks freely
+/// in large numbers (there are only 65,535 packet identifiers).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct IdHash;
+pub struct IdHash;
 
 impl BuildHasher for IdHash {
     type Hasher = IdHasher;
@@ -20,9 +24,10 @@ impl BuildHasher for IdHash {
     }
 }
 
-/// A multiplicative hash folded so the high bits of the product reach the low bits.
+/// The hasher [`IdHash`] builds: a multiplicative hash folded so the high bits of the
+/// product reach the low bits.
 #[derive(Debug, Default)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     #[inline]
@@ -41,6 +46,11 @@ impl Hasher for IdHasher {
     #[inline]
     fn write_u16(&mut self, n: u16) {
         self.0 = u64::from(n);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -68,5 +78,23 @@ mod tests {
         }
         let max = buckets.iter().max().copied().unwrap_or(0);
         assert!(max <= 48, "{max} of 1024 aligned ids in one of 64 buckets");
+    }
+
+    /// Sequence numbers (operation ids), consecutive or aligned, spread too.
+    #[test]
+    fn sequential_u64_keys_spread_over_buckets() {
+        for step in [1u64, 64, 1024] {
+            let mut buckets = [0u32; 64];
+            for k in 0..4096u64 {
+                let mut h = IdHash.build_hasher();
+                h.write_u64(k * step);
+                buckets[(h.finish() & 63) as usize] += 1;
+            }
+            let max = buckets.iter().max().copied().unwrap_or(0);
+            assert!(
+                max <= 128,
+                "step {step}: {max} of 4096 keys in one of 64 buckets"
+            );
+        }
     }
 }

@@ -208,6 +208,7 @@ pub use error::Error;
 pub use event::{
     DeliveryId, DisconnectReason, Event, Incoming, Message, NotSent, OpId, Outcome, ProtocolError,
 };
+pub use idmap::{IdHash, IdHasher};
 pub use journal::{MemoryStore, Store, StoreOp};
 pub use session::{Session, State, Stats, Transmit};
 pub use state::{SessionState, StoredCommand, StoredOp, StoredQueued};
