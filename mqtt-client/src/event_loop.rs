@@ -649,11 +649,13 @@ impl<R: Runtime> EventLoop<R> {
                     }
                     return false;
                 }
-                if let Some(wait) = conn.pace.as_mut().and_then(|p| p.wait.as_mut()) {
-                    if wait.as_mut().poll(cx).is_pending() {
-                        return false; // the socket is read when the wait ends
+                if let Some(p) = conn.pace.as_mut() {
+                    if let Some(wait) = p.wait.as_mut() {
+                        if wait.as_mut().poll(cx).is_pending() {
+                            return false; // the socket is read when the wait ends
+                        }
+                        p.wait = None;
                     }
-                    conn.pace.as_mut().expect("waited").wait = None;
                 }
                 let mut progress = false;
                 for _ in 0..4 {
@@ -673,8 +675,10 @@ impl<R: Runtime> EventLoop<R> {
                             if let Some(p) = conn.pace.as_mut().filter(|p| p.burst.is_none()) {
                                 p.burst = Some((now, self.session.stats().packets_received));
                             }
-                            let now =
-                                Instant::from_millis(self.origin.elapsed().as_millis() as u64);
+                            // The clock read above serves: a read takes microseconds.
+                            let now = Instant::from_millis(
+                                now.duration_since(self.origin).as_millis() as u64,
+                            );
                             self.session.handle_read(now, &mut conn.rbuf);
                         }
                         Poll::Ready(Err(e)) => {

@@ -27,8 +27,9 @@ pub(crate) const STREAM_GAP: Duration = Duration::from_millis(1);
 pub(crate) const WORTH: u64 = 2;
 /// Useless waits among the last [`OUTCOMES`] that turn pacing off.
 pub(crate) const STALLS: u32 = 6;
-/// How many of the last waits [`STALLS`] counts over.
-pub(crate) const OUTCOMES: u32 = 8;
+/// How many of the last waits [`STALLS`] counts over: the bits of `Pacer::history`.
+pub(crate) const OUTCOMES: u32 = u8::BITS;
+const _: () = assert!(STALLS <= OUTCOMES, "a history cannot hold that many stalls");
 /// How long pacing stays off after stalls turned it off.
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -40,10 +41,8 @@ pub(crate) struct Pacer {
     last_drain: Option<Instant>,
     /// The burst in progress began after a wait we imposed.
     paced: bool,
-    /// The last waits' outcomes, newest in bit 0: set for a useless one.
+    /// The last [`OUTCOMES`] waits' outcomes, newest in bit 0: set for a useless one.
     history: u8,
-    /// How many outcomes `history` holds (at most [`OUTCOMES`]).
-    samples: u32,
     /// Pacing is off until then.
     off_until: Option<Instant>,
 }
@@ -56,7 +55,6 @@ impl Pacer {
             last_drain: None,
             paced: false,
             history: 0,
-            samples: 0,
             off_until: None,
         }
     }
@@ -101,16 +99,9 @@ impl Pacer {
 
     fn record(&mut self, useless: bool, now: Instant) {
         self.history = self.history << 1 | u8::from(useless);
-        self.samples = (self.samples + 1).min(OUTCOMES);
-        let mask = if OUTCOMES >= 8 {
-            u8::MAX
-        } else {
-            (1u8 << OUTCOMES) - 1
-        };
-        if (self.history & mask).count_ones() >= STALLS {
+        if self.history.count_ones() >= STALLS {
             self.off_until = Some(now + RETRY_AFTER);
             self.history = 0;
-            self.samples = 0;
         }
     }
 }

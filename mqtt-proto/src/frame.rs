@@ -361,10 +361,8 @@ pub fn take_packet(buf: &mut BytesMut, len: usize) -> Bytes {
 /// that a loop over a buffer of many packets carries only the length comparison.
 #[inline(never)]
 fn take_rest(buf: &mut BytesMut) -> Bytes {
-    if buf.len() == buf.capacity() {
-        return core::mem::take(buf).freeze();
-    }
-    buf.split().freeze()
+    let len = buf.len();
+    take_packet(buf, len)
 }
 
 /// Out of line: keeps the splitting path of [`take_packet`] small.
@@ -373,20 +371,22 @@ fn take_whole(buf: &mut BytesMut) -> Bytes {
     core::mem::take(buf).freeze()
 }
 
+/// The fixed header of the next packet, validated, once the buffer holds all of it;
+/// `Ok(None)` while it holds only part.
+fn whole_packet(buf: &[u8], opts: &DecodeOptions) -> Result<Option<FixedHeader>, DecodeError> {
+    Ok(FixedHeader::decode(buf, opts)?.filter(|h| buf.len() >= h.packet_len()))
+}
+
 /// Cuts the next whole packet off a read buffer (zero-copy), validated;
 /// `Ok(None)` when the buffer holds only part of one.
 pub(crate) fn take_frame(
     buf: &mut BytesMut,
     opts: &DecodeOptions,
 ) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
-    let Some(header) = FixedHeader::decode(buf, opts)? else {
+    let Some(header) = whole_packet(buf, opts)? else {
         return Ok(None);
     };
-    let len = header.packet_len();
-    if buf.len() < len {
-        return Ok(None);
-    }
-    Ok(Some((header, buf.split_to(len).freeze())))
+    Ok(Some((header, buf.split_to(header.packet_len()).freeze())))
 }
 
 /// Like [`crate::decode_buf`], but a PUBLISH comes as a [`PublishFrame`]: one
@@ -423,13 +423,10 @@ fn decode_frame_buf_general(
     buf: &mut BytesMut,
     opts: &DecodeOptions,
 ) -> Result<Option<Frame>, DecodeError> {
-    let Some(header) = FixedHeader::decode(buf, opts)? else {
+    let Some(header) = whole_packet(buf, opts)? else {
         return Ok(None);
     };
     let len = header.packet_len();
-    if buf.len() < len {
-        return Ok(None);
-    }
     if ShortPacket::is_short(header.packet_type) {
         // Decoded in place, then consumed (also when invalid, as the other paths do).
         let decoded = Packet::<&[u8]>::decode_frame(&&buf[..len], &header, opts);
