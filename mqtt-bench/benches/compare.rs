@@ -18,8 +18,11 @@
 //!   mqttrs has only `encode_slice`, which writes into the same reused memory.
 //! - `encode_slice`: into a reused `&mut [u8]`, the `no_std` path: mqtt-proto
 //!   `Packet::encode`, mqttrs `encode_slice`.
-//! - `encode_header`: mqtt-proto `Publish::encode_header`, everything but the payload:
-//!   the zero-copy send path, where the payload goes out in a vectored write.
+//! - `encode_header`: mqtt-proto `Publish::encode_header`, everything but the payload,
+//!   into any `BufMut`: the zero-copy send path, where the payload goes out in a
+//!   vectored write.
+//! - `encode_header_buf`: the same through `Publish::encode_header_buf`, into a
+//!   `BytesMut` with fixed-size stores only: what the session does.
 //!
 //! Every encode writes into a reused buffer from [`out_buffer`], placed so that no
 //! store is split across two 4 KiB pages. Left to the allocator, the one buffer an
@@ -275,6 +278,18 @@ fn encode(c: &mut Criterion) {
             b.iter(|| {
                 buf.clear();
                 black_box(&publish).encode_header(&mut buf).unwrap();
+                black_box(&buf);
+            })
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("encode_header_buf/{name}"));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("mqtt-proto", |b| {
+            let mut buf = out_buffer(size);
+            b.iter(|| {
+                buf.clear();
+                black_box(&publish).encode_header_buf(&mut buf).unwrap();
                 black_box(&buf);
             })
         });

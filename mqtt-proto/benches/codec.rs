@@ -117,6 +117,14 @@ fn encode(c: &mut Criterion) {
                 black_box(&buf);
             })
         });
+        g.bench_function("encode_header_buf", |b| {
+            let mut buf = BytesMut::with_capacity(size);
+            b.iter(|| {
+                buf.clear();
+                black_box(&p).encode_header_buf(&mut buf).unwrap();
+                black_box(&buf);
+            })
+        });
         g.finish();
     }
 }

@@ -26,7 +26,8 @@
 //! With the `bytes` feature (on by default), [`decode_buf`] takes packets off a
 //! `BytesMut` read buffer so that each PUBLISH's topic and payload are `Bytes` views of
 //! that buffer, and [`Publish::encode_header`] writes a PUBLISH without its payload,
-//! so the payload goes to the socket in a vectored write without a copy.
+//! so the payload goes to the socket in a vectored write without a copy
+//! ([`Publish::encode_header_buf`] does it into a `BytesMut` without a `memcpy` call).
 //! [`decode_frame_buf`] goes one step further: a PUBLISH comes as a
 //! [`PublishFrame`], the whole packet as one `Bytes` (one reference count per
 //! message), and the packets of at most four bytes as a [`ShortPacket`], decoded in

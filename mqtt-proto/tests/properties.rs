@@ -45,6 +45,28 @@ proptest! {
         }
     }
 
+    /// `encode_header_buf` writes what `encode_header` writes, after any bytes
+    /// already in the buffer and with any spare capacity (short of the slot it
+    /// falls back), and never makes the buffer grow when the head fits.
+    #[test]
+    fn header_into_bytes_mut_is_the_generic_header(
+        publish in strategy::publish(),
+        before in vec(any::<u8>(), 0..40),
+        spare in 0usize..120,
+    ) {
+        let mut want = BytesMut::new();
+        want.extend_from_slice(&before);
+        publish.encode_header(&mut want).unwrap();
+        let mut got = BytesMut::with_capacity(before.len() + spare);
+        got.extend_from_slice(&before);
+        let capacity = got.capacity();
+        publish.encode_header_buf(&mut got).unwrap();
+        prop_assert_eq!(&got[..], &want[..]);
+        if want.len() <= capacity {
+            prop_assert_eq!(got.capacity(), capacity);
+        }
+    }
+
     /// A stream of valid packets cut into random chunks decodes to the same packets.
     #[test]
     fn stream_in_random_chunks(

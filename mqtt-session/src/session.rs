@@ -405,7 +405,7 @@ impl Session {
                             stage: Stage::AwaitAck,
                             ..
                         } => {
-                            let _ = publish.encode_header(&mut self.out);
+                            let _ = publish.encode_header_buf(&mut self.out);
                             payload = publish.payload.clone();
                             self.stats.publishes_sent += 1;
                         }
@@ -443,7 +443,7 @@ impl Session {
                         payload = self.encode_qos0_v5(message, accepted);
                     } else {
                         let publish = message.into_publish(PacketId::MIN);
-                        let _ = publish.encode_header(&mut self.out);
+                        let _ = publish.encode_header_buf(&mut self.out);
                         payload = publish.payload;
                     }
                     self.stats.publishes_sent += 1;
