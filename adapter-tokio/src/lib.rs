@@ -50,9 +50,11 @@
 //!
 //! Everything but the runtime glue is in [`mqtt_client`], re-exported here.
 
-#![forbid(unsafe_code)]
+// One `setsockopt` call, in `low_water`, is the only unsafe code.
+#![deny(unsafe_code)]
 
 mod io;
+mod low_water;
 
 use std::time::Instant;
 
@@ -74,6 +76,16 @@ impl Runtime for Tokio {
 
     fn sleep_until(deadline: Instant) -> BoxFuture<()> {
         Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    fn set_read_low_water(io: &mut dyn Io, bytes: usize) -> std::io::Result<bool> {
+        match io
+            .as_any_mut()
+            .downcast_mut::<TokioIo<tokio::net::TcpStream>>()
+        {
+            Some(tcp) => low_water::set(&tcp.0, bytes),
+            None => Ok(false),
+        }
     }
 }
 

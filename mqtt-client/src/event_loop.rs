@@ -35,13 +35,17 @@ use crate::router::Router;
 use crate::runtime::{BoxFuture, BoxIo, Runtime};
 use crate::status::{Cause, ConnectionEvent, LinkState, ServerInfo, Status};
 use crate::store::{BoxStore, SharedStoreError};
-use crate::transport::Dialer;
+use crate::transport::{set_read_low_water, Dialer};
 
 /// The read window: how many bytes one read call may take. It starts small (an idle
 /// connection holds little memory, and a small read zero-fills little) and doubles
 /// while reads fill it, up to the maximum; it halves again when reads come in small.
 const READ_MIN: usize = 1024;
 const READ_MAX: usize = 64 * 1024;
+/// The socket's receive low-water mark while a paced read waits: a full read, more
+/// than a wait of a millisecond or so brings in, so the socket stays silent until
+/// the wait ends.
+const PACED_LOW_WATER: usize = READ_MAX;
 /// A connection that has read this much is busy: its read buffers grow by 4 KiB at
 /// least (an idle one, reading a PINGRESP a minute, takes weeks to get there).
 const BUSY_AFTER: u64 = 64 * 1024;
@@ -118,6 +122,15 @@ struct ReadPace {
     burst: Option<(StdInstant, u64)>,
     /// The next read waits for this.
     wait: Option<BoxFuture<()>>,
+    /// The runtime can raise the socket's receive low-water mark: false once it
+    /// said it cannot.
+    low_water: bool,
+    /// The mark is raised for the wait in progress.
+    raised: bool,
+    /// The mark was just lowered: until a read succeeds, a read that finds the
+    /// socket not ready saw the readiness from before the wait (the lowering makes
+    /// the socket report readable, and that wake is on its way).
+    rearmed: bool,
 }
 
 /// A connection's acknowledgement coalescing (see `coalesce`).
@@ -598,6 +611,9 @@ impl<R: Runtime> EventLoop<R> {
                                     pacer: Pacer::new(self.read_pacing),
                                     burst: None,
                                     wait: None,
+                                    low_water: true,
+                                    raised: false,
+                                    rearmed: false,
                                 })
                             }),
                             read_window: READ_MIN,
@@ -655,6 +671,17 @@ impl<R: Runtime> EventLoop<R> {
                             return false; // the socket is read when the wait ends
                         }
                         p.wait = None;
+                        if std::mem::take(&mut p.raised) {
+                            if let Err(e) = set_read_low_water::<R>(&mut *conn.io, 1) {
+                                // Below the raised mark the socket would stay
+                                // silent: give the connection up rather than stall.
+                                debug!(error = %e, "lowering the receive low-water mark failed");
+                                self.status.last_cause = Some(Cause::Io(Arc::new(e)));
+                                self.session.handle_transport_closed(self.now());
+                                return true;
+                            }
+                            p.rearmed = true;
+                        }
                     }
                 }
                 let mut progress = false;
@@ -672,8 +699,11 @@ impl<R: Runtime> EventLoop<R> {
                             if let Some(a) = &mut conn.acks {
                                 a.coalescer.on_read(now);
                             }
-                            if let Some(p) = conn.pace.as_mut().filter(|p| p.burst.is_none()) {
-                                p.burst = Some((now, self.session.stats().packets_received));
+                            if let Some(p) = conn.pace.as_mut() {
+                                p.rearmed = false;
+                                if p.burst.is_none() {
+                                    p.burst = Some((now, self.session.stats().packets_received));
+                                }
                             }
                             // The clock read above serves: a read takes microseconds.
                             let now = Instant::from_millis(
@@ -689,10 +719,24 @@ impl<R: Runtime> EventLoop<R> {
                         }
                         Poll::Pending => {
                             if let Some(p) = &mut conn.pace {
+                                if std::mem::take(&mut p.rearmed) {
+                                    break; // not the end of a burst: see `rearmed`
+                                }
                                 let received = self.session.stats().packets_received;
                                 let (start, before) = p.burst.take().unwrap_or((now, received));
                                 let next = p.pacer.drained(start, now, received - before);
                                 p.wait = next.map(R::sleep_until);
+                                if p.wait.is_some() && p.low_water {
+                                    // Segments that arrive during the wait no longer
+                                    // wake the runtime, one wake each.
+                                    match set_read_low_water::<R>(&mut *conn.io, PACED_LOW_WATER) {
+                                        Ok(raised) => (p.low_water, p.raised) = (raised, raised),
+                                        Err(e) => {
+                                            debug!(error = %e, "no receive low-water mark");
+                                            p.low_water = false;
+                                        }
+                                    }
+                                }
                             }
                             break;
                         }

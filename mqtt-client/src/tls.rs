@@ -10,7 +10,15 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::runtime::BoxIo;
+use crate::runtime::{BoxIo, Io};
+
+/// The transport under a TLS transport, or `None` if `io` is not one.
+pub(crate) fn inner(io: &mut dyn Io) -> Option<&mut dyn Io> {
+    let tls = io
+        .as_any_mut()
+        .downcast_mut::<futures_rustls::client::TlsStream<BoxIo>>()?;
+    Some(&mut **tls.get_mut().0)
+}
 
 /// TLS settings. By default the server certificate is checked against the Mozilla
 /// root store (`webpki-roots`) and the broker's host name.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 
 use crate::options::{Broker, Connector, Scheme};
-use crate::runtime::{BoxIo, Runtime};
+use crate::runtime::{BoxIo, Io, Runtime};
 use crate::tls::TlsOptions;
 
 /// What every connection attempt needs, prepared once.
@@ -41,4 +41,16 @@ impl Dialer {
             _ => Ok(io),
         }
     }
+}
+
+/// [`Runtime::set_read_low_water`] on the TCP socket under any TLS and WebSocket
+/// layers of `io`.
+pub(crate) fn set_read_low_water<R: Runtime>(io: &mut dyn Io, bytes: usize) -> io::Result<bool> {
+    if let Some(inner) = crate::ws::inner(io) {
+        return set_read_low_water::<R>(inner, bytes);
+    }
+    if let Some(inner) = crate::tls::inner(io) {
+        return set_read_low_water::<R>(inner, bytes);
+    }
+    R::set_read_low_water(io, bytes)
 }

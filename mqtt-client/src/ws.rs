@@ -13,7 +13,7 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 
-use crate::runtime::BoxIo;
+use crate::runtime::{BoxIo, Io};
 
 /// Runs the WebSocket handshake over `io` with the `mqtt` subprotocol [MQTT-6.0.0-3].
 pub(crate) async fn connect(
@@ -49,6 +49,12 @@ fn ws_error(e: async_tungstenite::tungstenite::Error) -> io::Error {
         async_tungstenite::tungstenite::Error::Io(e) => e,
         e => io::Error::other(format!("WebSocket: {e}")),
     }
+}
+
+/// The transport under a WebSocket transport, or `None` if `io` is not one.
+pub(crate) fn inner(io: &mut dyn Io) -> Option<&mut dyn Io> {
+    let ws = io.as_any_mut().downcast_mut::<WsIo>()?;
+    Some(&mut **ws.ws.get_mut())
 }
 
 /// A WebSocket as a byte stream. Each (vectored) write becomes one binary message,
