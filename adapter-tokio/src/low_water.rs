@@ -59,7 +59,9 @@ mod tests {
     #[tokio::test]
     async fn the_mark_holds_readiness_back_and_lowering_it_releases_it() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
         assert!(set(&client, 1000).unwrap());
 
