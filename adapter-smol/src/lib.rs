@@ -46,6 +46,15 @@ impl Runtime for Smol {
             smol::Timer::at(deadline).await;
         })
     }
+
+    fn set_read_low_water(io: &mut dyn Io, bytes: usize) -> io::Result<bool> {
+        #[cfg(unix)]
+        if let Some(tcp) = io.as_any_mut().downcast_mut::<smol::net::TcpStream>() {
+            return set_receive_low_water(std::os::fd::AsFd::as_fd(tcp), bytes);
+        }
+        let _ = (io, bytes);
+        Ok(false)
+    }
 }
 
 /// The event loop on smol.

@@ -2,6 +2,7 @@
 //! `mqtt_adapter_tests::suite!(MyHarness);` expands to one `#[test]` per scenario.
 
 pub mod killable;
+pub mod low_water;
 pub mod scenarios;
 pub mod scenarios_v5;
 

@@ -50,11 +50,9 @@
 //!
 //! Everything but the runtime glue is in [`mqtt_client`], re-exported here.
 
-// One `setsockopt` call, in `low_water`, is the only unsafe code.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod io;
-mod low_water;
 
 use std::time::Instant;
 
@@ -79,13 +77,15 @@ impl Runtime for Tokio {
     }
 
     fn set_read_low_water(io: &mut dyn Io, bytes: usize) -> std::io::Result<bool> {
-        match io
+        #[cfg(unix)]
+        if let Some(tcp) = io
             .as_any_mut()
             .downcast_mut::<TokioIo<tokio::net::TcpStream>>()
         {
-            Some(tcp) => low_water::set(&tcp.0, bytes),
-            None => Ok(false),
+            return set_receive_low_water(std::os::fd::AsFd::as_fd(&tcp.0), bytes);
         }
+        let _ = (io, bytes);
+        Ok(false)
     }
 }
 

@@ -43,7 +43,8 @@
 //!   the server's DISCONNECT as [`Cause::Server`], enhanced authentication
 //!   ([`Options::authenticator`]), server redirection.
 
-#![forbid(unsafe_code)]
+// One `setsockopt` call, in `low_water`, is the only unsafe code.
+#![deny(unsafe_code)]
 
 mod backoff;
 mod client;
@@ -51,6 +52,8 @@ mod client_v5;
 mod coalesce;
 mod error;
 mod event_loop;
+#[cfg(unix)]
+mod low_water;
 mod message;
 mod options;
 mod options_v5;
@@ -71,6 +74,8 @@ pub use client_v5::PublishBuilder;
 pub use coalesce::AckCoalescing;
 pub use error::ClientError;
 pub use event_loop::{new_client, EventLoop};
+#[cfg(unix)]
+pub use low_water::set_receive_low_water;
 pub use message::Message;
 pub use options::{Broker, Connector, Options, OptionsError, Scheme, Will};
 pub use options_v5::AuthenticatorFactory;
