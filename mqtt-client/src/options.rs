@@ -378,9 +378,12 @@ impl Options {
     /// `Duration::ZERO` turns it off). Only a stream is paced: a read that follows
     /// the previous burst within a millisecond. The first message after a quiet
     /// spell is read at once, and waits that bring less than two packets (the
-    /// broker waiting on us) turn pacing off for ten seconds. Under load it halves
-    /// the client's CPU per QoS 1 message; the cost is up to this much (rounded up
-    /// to the runtime's timer) more latency while streaming.
+    /// broker waiting on us) turn pacing off for ten seconds. During a wait the
+    /// socket's receive low-water mark is raised where the runtime can
+    /// ([`crate::Runtime::set_read_low_water`]), so that arriving segments do not
+    /// wake it. Under load it takes the client's CPU per QoS 1 message to a third;
+    /// the cost is up to this much (rounded up to the runtime's timer) more latency
+    /// while streaming.
     pub fn read_pacing(mut self, wait: Duration) -> Options {
         self.read_pacing = wait;
         self

@@ -18,6 +18,8 @@
 //!   stalls in [`STALLS`] of the last [`OUTCOMES`] waits turn pacing off for
 //!   [`RETRY_AFTER`].
 //! - Writes, timers and commands never wait: only the socket read is deferred.
+//! - During a wait the event loop raises the socket's receive low-water mark
+//!   (`Runtime::set_read_low_water`, see `low_water`) and lowers it before reading.
 
 use std::time::{Duration, Instant};
 
