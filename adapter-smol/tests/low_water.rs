@@ -1,7 +1,8 @@
-//! Read pacing's receive low-water mark on smol (see `mqtt_adapter_tests::low_water`).
+//! Read pacing's receive low-water mark, and pacing giving way to a broker's window, on smol (see `mqtt_adapter_tests::low_water`).
 #![cfg(target_os = "linux")]
 
 use mqtt_adapter_tests::low_water::{every_transport, Recording};
+use mqtt_adapter_tests::windowed::pacing_gives_way_to_a_broker_window;
 use mqtt_adapter_tests::{within, Harness};
 use mqtt_smol::{BoxFuture, Smol};
 
@@ -19,11 +20,11 @@ impl Harness for OnSmol {
     }
 }
 
+/// One test: the marks are recorded globally, so the two cases run in turn.
 #[test]
-fn raised_for_each_paced_wait_on_every_transport() {
-    OnSmol::block_on(within::<OnSmol, _>(
-        120,
-        "low water",
-        every_transport::<OnSmol>(),
-    ));
+fn raised_for_each_paced_wait_on_every_transport_and_given_up_for_a_broker_window() {
+    OnSmol::block_on(within::<OnSmol, _>(120, "low water", async {
+        every_transport::<OnSmol>().await;
+        pacing_gives_way_to_a_broker_window::<OnSmol>().await;
+    }));
 }

@@ -5,6 +5,7 @@ pub mod killable;
 pub mod low_water;
 pub mod scenarios;
 pub mod scenarios_v5;
+pub mod windowed;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

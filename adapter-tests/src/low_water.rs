@@ -17,8 +17,20 @@ use mqtt_test_broker::Mosquitto;
 use crate::{start, Harness};
 
 /// Every low-water mark set, per socket (the transport's address), in order.
-/// Global: a test binary must not run two [`every_transport`] at once.
+/// Global: a test binary must not run two recording tests ([`every_transport`],
+/// [`crate::windowed`]) at once.
 static MARKS: Mutex<Option<HashMap<usize, Vec<usize>>>> = Mutex::new(None);
+
+/// Forgets the marks recorded so far.
+pub(crate) fn reset_marks() {
+    *MARKS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// The marks recorded since [`reset_marks`], per socket, and forgets them.
+pub(crate) fn marks() -> Vec<Vec<usize>> {
+    let marks = MARKS.lock().unwrap_or_else(|e| e.into_inner()).take();
+    marks.unwrap_or_default().into_values().collect()
+}
 
 /// The runtime `R`, recording the low-water marks that read pacing sets through it.
 pub struct Recording<R>(PhantomData<R>);
@@ -62,7 +74,7 @@ fn opts(url: &str, id: &str, tls: Option<TlsOptions>) -> Options {
 /// socket.
 async fn stream<H: Harness>(url: &str, tls: Option<TlsOptions>, tag: &str) -> Vec<Vec<usize>> {
     const N: u32 = 5000;
-    *MARKS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    reset_marks();
     let (s, s_loop) = start::<H>(opts(url, &format!("lw-{tag}-s"), tls.clone()));
     let (p, p_loop) = start::<H>(opts(url, &format!("lw-{tag}-p"), tls));
     let mut sub = s.subscribe("lw/t", QoS::AtLeastOnce).await.unwrap();
@@ -89,8 +101,7 @@ async fn stream<H: Harness>(url: &str, tls: Option<TlsOptions>, tag: &str) -> Ve
     p.disconnect().await.unwrap();
     s.disconnect().await.unwrap();
     assert!(s_loop.await.is_ok() && p_loop.await.is_ok());
-    let marks = MARKS.lock().unwrap_or_else(|e| e.into_inner()).take();
-    marks.unwrap_or_default().into_values().collect()
+    marks()
 }
 
 /// Each socket's marks alternate raised, lowered, starting raised; some wait

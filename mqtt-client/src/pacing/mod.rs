@@ -17,11 +17,19 @@
 //!   waiting on us (a window of one message, a request and its response). Such
 //!   stalls in [`STALLS`] of the last [`OUTCOMES`] waits turn pacing off for
 //!   [`RETRY_AFTER`].
+//! - A broker that keeps only a few messages in flight before it waits for their
+//!   acknowledgements is held up by every wait, though each still brings many
+//!   packets: [`probe`] compares a paced window's rate with an unpaced one's now and
+//!   then, and a throttled stream turns pacing off for [`RETRY_AFTER`] too.
 //! - Writes, timers and commands never wait: only the socket read is deferred.
 //! - During a wait the event loop raises the socket's receive low-water mark
 //!   (`Runtime::set_read_low_water`, see `low_water`) and lowers it before reading.
 
+mod probe;
+
 use std::time::{Duration, Instant};
+
+use probe::{Probe, Verdict};
 
 /// A burst that begins this soon after the previous one drained is a stream.
 pub(crate) const STREAM_GAP: Duration = Duration::from_millis(1);
@@ -47,6 +55,8 @@ pub(crate) struct Pacer {
     history: u8,
     /// Pacing is off until then.
     off_until: Option<Instant>,
+    /// Whether pacing costs the stream its rate.
+    probe: Probe,
 }
 
 impl Pacer {
@@ -58,6 +68,7 @@ impl Pacer {
             paced: false,
             history: 0,
             off_until: None,
+            probe: Probe::new(),
         }
     }
 
@@ -85,12 +96,31 @@ impl Pacer {
                     .is_some_and(|t| start.saturating_duration_since(t) < STREAM_GAP)
         };
         self.last_drain = Some(now);
-        if !streaming || self.off_until.is_some_and(|t| now < t) {
+        if self.off_until.is_some_and(|t| now < t) {
             return None;
         }
-        self.off_until = None;
-        self.paced = true;
-        Some(now + self.delay)
+        // Unpaced reads may leave gaps longer than STREAM_GAP (the broker waiting for
+        // our acknowledgements): the probe's unpaced window goes on through them.
+        let probing = packets > 0 && self.probe.is_unpaced();
+        if !streaming && !probing {
+            self.probe.ended();
+            return None;
+        }
+        if self.off_until.take().is_some() {
+            self.probe.reset();
+        }
+        match self.probe.streaming(now, packets) {
+            Verdict::Pace if !streaming => None,
+            Verdict::Pace => {
+                self.paced = true;
+                Some(now + self.delay)
+            }
+            Verdict::Unpaced => None,
+            Verdict::Throttles => {
+                self.turn_off(now);
+                None
+            }
+        }
     }
 
     /// Whether pacing is currently turned off by stalls.
@@ -102,9 +132,14 @@ impl Pacer {
     fn record(&mut self, useless: bool, now: Instant) {
         self.history = self.history << 1 | u8::from(useless);
         if self.history.count_ones() >= STALLS {
-            self.off_until = Some(now + RETRY_AFTER);
-            self.history = 0;
+            self.turn_off(now);
         }
+    }
+
+    fn turn_off(&mut self, now: Instant) {
+        self.off_until = Some(now + RETRY_AFTER);
+        self.history = 0;
+        self.probe.ended();
     }
 }
 
@@ -203,6 +238,32 @@ mod tests {
         // The read after the wait found the socket empty.
         assert_eq!(p.drained(us(t0, 1_030), us(t0, 1_030), 0), None);
         assert_eq!(p.history, 1);
+    }
+
+    #[test]
+    fn a_stream_that_pacing_throttles_turns_it_off_until_the_retry() {
+        // A broker window of 100: a paced round takes 1.1 ms, an unpaced one 0.1 ms.
+        let t0 = Instant::now();
+        let mut p = Pacer::new(D);
+        let mut t = 0;
+        p.drained(us(t0, 0), us(t0, 10), 100);
+        let mut rounds = 0;
+        while !p.is_off(us(t0, t)) {
+            rounds += 1;
+            assert!(rounds < 1_000, "never turned off");
+            let start = t + 50;
+            t = match p.drained(us(t0, start), us(t0, start + 50), 100) {
+                Some(next) => next.duration_since(t0).as_micros() as u64,
+                None => start + 50,
+            };
+        }
+        // Off for RETRY_AFTER: a stream is read at once, then probed again.
+        assert_eq!(p.drained(us(t0, t + 50), us(t0, t + 100), 100), None);
+        let later = t + RETRY_AFTER.as_micros() as u64;
+        assert_eq!(p.drained(us(t0, later), us(t0, later + 50), 100), None);
+        assert!(p
+            .drained(us(t0, later + 100), us(t0, later + 150), 100)
+            .is_some());
     }
 
     mod properties {

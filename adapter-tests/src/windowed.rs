@@ -1,0 +1,138 @@
+//! Read pacing against a broker that keeps only a window of messages in flight to
+//! a subscriber and sends the next ones only once they are acknowledged (rumqttd
+//! keeps 100). Every paced wait then holds the whole stream up, though each still
+//! brings a full window of packets; the pacer's probe must see the stream run
+//! faster unpaced and turn pacing off.
+//!
+//! The broker is scripted here (a thread on 127.0.0.1), so that the window is exact
+//! and the test does not depend on another broker's timing. What is checked is how
+//! many waits raised the receive low-water mark (see [`low_water`]): one per window
+//! without the probe, a probe's worth with it.
+//!
+//! [`low_water`]: crate::low_water
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mqtt_client::{Options, QoS};
+use mqtt_proto::{decode, DecodeOptions, Packet};
+
+use crate::low_water::{marks, reset_marks};
+use crate::{start, Harness};
+
+/// Messages per window: rumqttd's.
+const WINDOW: u16 = 100;
+/// Windows streamed.
+const WINDOWS: u32 = 300;
+
+/// Reads the client's packets into `buf`; returns each one's first byte and packet
+/// id (0 when it has none).
+fn next_packet(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u8, u16)> {
+    loop {
+        match decode(buf, &DecodeOptions::default()) {
+            Ok(Some((p, used))) => {
+                let id = match &p {
+                    Packet::Puback(id) => id.get(),
+                    Packet::Subscribe(s) => s.packet_id.get(),
+                    _ => 0,
+                };
+                let first = buf[0];
+                buf.drain(..used);
+                return Some((first, id));
+            }
+            Ok(None) => {}
+            Err(e) => panic!("the client sent garbage: {e:?}"),
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A QoS 1 PUBLISH on `w/t` with packet id `id` and the message number as payload.
+fn publish(id: u16, n: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[0x32, 11, 0, 3, b'w', b'/', b't']);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&n.to_be_bytes());
+}
+
+/// The broker: CONNACK, SUBACK, then `WINDOWS` windows of `WINDOW` messages, each
+/// sent in one write once the previous one is all acknowledged; then it waits for
+/// the client to close.
+fn broker(listener: TcpListener) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("the client connects");
+        s.set_nodelay(true).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = Vec::new();
+        let (first, _) = next_packet(&mut s, &mut buf).expect("CONNECT");
+        assert_eq!(first >> 4, 1, "CONNECT first");
+        s.write_all(&[0x20, 2, 0, 0]).unwrap();
+        let (first, id) = next_packet(&mut s, &mut buf).expect("SUBSCRIBE");
+        assert_eq!(first >> 4, 8, "then SUBSCRIBE");
+        let [hi, lo] = id.to_be_bytes();
+        s.write_all(&[0x90, 3, hi, lo, 1]).unwrap();
+        let mut out = Vec::new();
+        for w in 0..WINDOWS {
+            out.clear();
+            for id in 1..=WINDOW {
+                publish(id, w * u32::from(WINDOW) + u32::from(id) - 1, &mut out);
+            }
+            s.write_all(&out).unwrap();
+            let mut acked = 0;
+            while acked < WINDOW {
+                let (first, id) = next_packet(&mut s, &mut buf).expect("the client acknowledges");
+                match first >> 4 {
+                    4 => {
+                        assert!((1..=WINDOW).contains(&id), "PUBACK {id} of this window");
+                        acked += 1;
+                    }
+                    12 => s.write_all(&[0xD0, 0]).unwrap(), // PINGRESP
+                    t => panic!("unexpected packet type {t} while streaming"),
+                }
+            }
+        }
+        while next_packet(&mut s, &mut buf).is_some() {}
+    })
+}
+
+/// Streams the windows to a subscriber paced like the default (1 ms): every message
+/// arrives in order, and pacing gave way, judged by the low-water marks raised.
+/// `H::R` must be a [`Recording`](crate::low_water::Recording) of a runtime that
+/// sets the mark; not to be run beside another recording test.
+pub async fn pacing_gives_way_to_a_broker_window<H: Harness>() {
+    reset_marks();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = broker(listener);
+    let (client, event_loop) = start::<H>(
+        Options::new("127.0.0.1", port)
+            .client_id("windowed")
+            .read_pacing(Duration::from_millis(1))
+            .reconnect(None),
+    );
+    let mut sub = client.subscribe("w/t", QoS::AtLeastOnce).await.unwrap();
+    for n in 0..WINDOWS * u32::from(WINDOW) {
+        let m = sub.recv().await.expect("subscribed");
+        assert_eq!(m.payload(), &n.to_be_bytes()[..]);
+    }
+    client.disconnect().await.unwrap();
+    assert!(event_loop.await.is_ok());
+    server.join().expect("the broker's script held");
+    let raised: usize = marks()
+        .iter()
+        .map(|m| m.iter().filter(|&&b| b > 1).count())
+        .sum();
+    // Without the probe a wait follows every window: about WINDOWS raises. With it,
+    // a 20 ms paced window, and another one when pacing is retried 10 s later.
+    eprintln!("windowed broker: {raised} paced waits for {WINDOWS} windows");
+    assert!(raised > 0, "the stream was paced at first");
+    assert!(
+        raised < WINDOWS as usize / 3,
+        "pacing kept waiting on a broker window: {raised} waits for {WINDOWS} windows"
+    );
+}
