@@ -6,9 +6,10 @@
 //! cargo run --release -p mqtt-bench -- e2e --scale 0.1     # a tenth of the messages (a quick look)
 //! cargo run --release -p mqtt-bench -- e2e --idle 0        # skip the memory figure
 //! cargo run --release -p mqtt-bench -- e2e --client mqtt-tokio --qos 1 --runs 1   # one client, one QoS (profiling)
+//! cargo run --release -p mqtt-bench -- e2e --broker rumqttd   # through rumqttd 0.20 instead (multi-threaded)
 //! ```
 //!
-//! It starts its own mosquitto on a free loopback port. The codec comparison is the
+//! It starts its own mosquitto (or rumqttd) on a free loopback port. The codec comparison is the
 //! criterion bench `compare` (`bash mqtt-bench/report.sh`).
 
 mod e2e;
@@ -34,6 +35,7 @@ fn main() {
                 ack_coalescing: None,
                 read_pacing: None,
                 payload: None,
+                broker: e2e::BrokerKind::Mosquitto,
             };
             let mut it = args[1..].iter();
             while let Some(flag) = it.next() {
@@ -72,6 +74,13 @@ fn main() {
                                 .unwrap_or_else(|_| usage("--read-pacing MICROSECONDS")),
                         ))
                     }
+                    "--broker" => {
+                        settings.broker = match value.as_str() {
+                            "mosquitto" => e2e::BrokerKind::Mosquitto,
+                            "rumqttd" => e2e::BrokerKind::Rumqttd,
+                            _ => usage("--broker mosquitto|rumqttd"),
+                        }
+                    }
                     "--qos" => {
                         settings.qos = Some(value.parse().unwrap_or_else(|_| usage("--qos 0|1|2")))
                     }
@@ -87,6 +96,10 @@ fn main() {
             let n = args[3].parse().unwrap_or_else(|_| usage("count"));
             e2e::idle::measure(kind, port, n);
         }
+        // A child process of `e2e --broker rumqttd`: the broker.
+        Some(e2e::rumqttd::NAME) if args.len() == 2 => {
+            e2e::rumqttd::serve(args[1].parse().unwrap_or_else(|_| usage("port")))
+        }
         _ => usage(""),
     }
 }
@@ -96,7 +109,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("error: {msg}");
     }
     eprintln!(
-        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--ack-coalescing off|qos2|all] [--read-pacing MICROSECONDS]"
+        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--broker mosquitto|rumqttd] [--ack-coalescing off|qos2|all] [--read-pacing MICROSECONDS]"
     );
     std::process::exit(2)
 }

@@ -15,9 +15,9 @@ pub fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// The `/proc/<pid>` directories of the mosquitto processes whose command line
-/// mentions `needle` (the broker's config path holds its port).
-fn broker_procs(needle: &str) -> Vec<std::path::PathBuf> {
+/// The `/proc/<pid>` directories of the broker processes whose command line holds
+/// every one of `needle` (the broker's name and its port).
+fn broker_procs(needle: &[&str]) -> Vec<std::path::PathBuf> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -26,14 +26,14 @@ fn broker_procs(needle: &str) -> Vec<std::path::PathBuf> {
         .filter(|path| {
             std::fs::read(path.join("cmdline")).is_ok_and(|c| {
                 let c = String::from_utf8_lossy(&c).replace('\0', " ");
-                c.contains("mosquitto") && c.contains(needle)
+                needle.iter().all(|n| c.contains(n))
             })
         })
         .collect()
 }
 
 /// CPU time used so far by the broker (see [`broker_procs`]), from `/proc/<pid>/stat`.
-pub fn broker_cpu_time(needle: &str) -> Duration {
+pub fn broker_cpu_time(needle: &[&str]) -> Duration {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let mut ticks = 0u64;
     for path in broker_procs(needle) {
@@ -59,7 +59,7 @@ pub fn broker_cpu_time(needle: &str) -> Duration {
 
 /// Read and write system calls the broker has made so far (`syscr` + `syscw` of
 /// `/proc/<pid>/io`): its work per message, whatever the client.
-pub fn broker_io_syscalls(needle: &str) -> u64 {
+pub fn broker_io_syscalls(needle: &[&str]) -> u64 {
     broker_procs(needle)
         .iter()
         .filter_map(|path| std::fs::read_to_string(path.join("io")).ok())

@@ -1,11 +1,13 @@
-//! End-to-end comparison against a real mosquitto: this project's client on tokio and
-//! smol against rumqttc 0.25, one publisher and one subscriber connection per run,
-//! runs alternating client by client; then memory per idle connection.
+//! End-to-end comparison against a real mosquitto (or rumqttd, `--broker rumqttd`):
+//! this project's client on tokio and smol against rumqttc 0.25, one publisher and one
+//! subscriber connection per run, runs alternating client by client; then memory per
+//! idle connection.
 
 pub mod alloc;
 pub mod clients;
 pub mod idle;
 pub mod measure;
+pub mod rumqttd;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -38,6 +40,48 @@ pub struct Settings {
     /// This project's clients with this `Options::read_pacing` (default: theirs;
     /// zero turns it off).
     pub read_pacing: Option<std::time::Duration>,
+    /// The broker started for the runs.
+    pub broker: BrokerKind,
+}
+
+/// The brokers `e2e` can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// mosquitto 2 (the Debian package), the broker.
+    Mosquitto,
+    /// rumqttd 0.20 in a child process (see [`rumqttd`]).
+    Rumqttd,
+}
+
+/// A broker started by [`run`], stopped on drop.
+enum Running {
+    Mosquitto(Mosquitto),
+    Rumqttd(rumqttd::Rumqttd),
+}
+
+impl Running {
+    fn port(&self) -> u16 {
+        match self {
+            Running::Mosquitto(m) => m.port(),
+            Running::Rumqttd(r) => r.port(),
+        }
+    }
+
+    /// What its command line holds, to find it in `/proc`: mosquitto's config path
+    /// holds the port; the rumqttd child is `mqtt-bench rumqttd <port>`.
+    fn needles(&self) -> [String; 2] {
+        match self {
+            Running::Mosquitto(m) => ["mosquitto".into(), format!("-{}/", m.port())],
+            Running::Rumqttd(r) => [rumqttd::NAME.into(), format!(" {}", r.port())],
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Running::Mosquitto(_) => "mosquitto",
+            Running::Rumqttd(_) => rumqttd::NAME,
+        }
+    }
 }
 
 /// The loads: QoS 0, 1, 2 at 64 bytes, QoS 1 at 4 KiB.
@@ -93,20 +137,23 @@ pub fn run(settings: &Settings) {
         *clients::READ_PACING.lock().expect("not poisoned") = Some(wait);
     }
     measure::raise_fd_limit(); // before the broker starts: it inherits the limit
-    let broker = settings.port.is_none().then(broker);
+    let broker = settings.port.is_none().then(|| match settings.broker {
+        BrokerKind::Mosquitto => Running::Mosquitto(broker()),
+        BrokerKind::Rumqttd => Running::Rumqttd(rumqttd::Rumqttd::start()),
+    });
     let port = settings
         .port
-        .or(broker.as_ref().map(Mosquitto::port))
+        .or(broker.as_ref().map(Running::port))
         .expect("a broker");
-    // The broker started here has its port in its config path; one started by hand
-    // (`--port`) is any mosquitto.
-    let needle = if settings.port.is_some() {
-        "mosquitto".to_string()
-    } else {
-        format!("-{port}/")
-    };
+    // One started by hand (`--port`) is any mosquitto.
+    let needles = broker
+        .as_ref()
+        .map(Running::needles)
+        .unwrap_or_else(|| ["mosquitto".into(), String::new()]);
+    let needle = [needles[0].as_str(), needles[1].as_str()];
     println!(
-        "mosquitto on 127.0.0.1:{port}; {} runs per client and load, alternating {}",
+        "{} on 127.0.0.1:{port}; {} runs per client and load, alternating {}",
+        broker.as_ref().map_or("mosquitto", Running::name),
         settings.runs,
         Kind::ALL.map(Kind::name).join(", ")
     );
