@@ -4,7 +4,10 @@
 //! brings a full window of packets; the pacer's probe must see the stream run
 //! faster unpaced and turn pacing off.
 //!
-//! The broker is scripted here (a thread on 127.0.0.1), so that the window is exact
+//! The mirror case: a publisher whose messages wait for its in-flight window must
+//! read the acknowledgements that open it at once, whatever the broker.
+//!
+//! The brokers are scripted here (a thread on 127.0.0.1), so that the window is exact
 //! and the test does not depend on another broker's timing. What is checked is how
 //! many waits raised the receive low-water mark (see [`low_water`]): one per window
 //! without the probe, a probe's worth with it.
@@ -35,6 +38,7 @@ fn next_packet(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u8, u16)> {
             Ok(Some((p, used))) => {
                 let id = match &p {
                     Packet::Puback(id) => id.get(),
+                    Packet::Publish(p) => p.qos_pid.packet_id().map_or(0, |id| id.get()),
                     Packet::Subscribe(s) => s.packet_id.get(),
                     _ => 0,
                 };
@@ -134,5 +138,82 @@ pub async fn pacing_gives_way_to_a_broker_window<H: Harness>() {
     assert!(
         raised < WINDOWS as usize / 3,
         "pacing kept waiting on a broker window: {raised} waits for {WINDOWS} windows"
+    );
+}
+
+/// A broker that answers every QoS 1 PUBLISH with its PUBACK, those of one read in
+/// one write, until the client closes.
+fn acker(listener: TcpListener) -> JoinHandle<u32> {
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("the client connects");
+        s.set_nodelay(true).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = Vec::new();
+        let (first, _) = next_packet(&mut s, &mut buf).expect("CONNECT");
+        assert_eq!(first >> 4, 1, "CONNECT first");
+        s.write_all(&[0x20, 2, 0, 0]).unwrap();
+        let mut published = 0;
+        let mut acks = Vec::new();
+        while let Some((first, id)) = next_packet(&mut s, &mut buf) {
+            match first >> 4 {
+                3 => {
+                    published += 1;
+                    let [hi, lo] = id.to_be_bytes();
+                    acks.extend_from_slice(&[0x40, 2, hi, lo]);
+                }
+                12 => acks.extend_from_slice(&[0xD0, 0]),
+                14 => break, // DISCONNECT
+                t => panic!("unexpected packet type {t}"),
+            }
+            // Whole packets left in the buffer are answered with the same write.
+            if !matches!(decode(&buf, &DecodeOptions::default()), Ok(Some(_))) && !acks.is_empty() {
+                s.write_all(&acks).unwrap();
+                acks.clear();
+            }
+        }
+        published
+    })
+}
+
+/// A publisher with a window of 20 queues `N` QoS 1 messages at once: while they
+/// wait for the window, its reads of the broker's acknowledgements are not paced
+/// (the low-water mark is never raised), and every message is acknowledged.
+/// `H::R` as for [`pacing_gives_way_to_a_broker_window`].
+pub async fn a_publisher_waiting_for_its_window_is_not_paced<H: Harness>() {
+    const N: u32 = 20_000;
+    reset_marks();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = acker(listener);
+    let (client, event_loop) = start::<H>(
+        Options::new("127.0.0.1", port)
+            .client_id("window-bound")
+            .read_pacing(Duration::from_millis(1))
+            .max_inflight(20)
+            .reconnect(None),
+    );
+    let mut acks = Vec::new();
+    for n in 0..N {
+        let ack = client
+            .queue_publish("w/t", n.to_be_bytes().to_vec(), QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
+        acks.push(ack);
+    }
+    for ack in acks {
+        ack.await.expect("acknowledged");
+    }
+    client.disconnect().await.unwrap();
+    assert!(event_loop.await.is_ok());
+    assert_eq!(server.join().expect("the broker's script held"), N);
+    let raised: usize = marks()
+        .iter()
+        .map(|m| m.iter().filter(|&&b| b > 1).count())
+        .sum();
+    eprintln!("window-bound publisher: {raised} paced waits for {N} messages");
+    // Only once the queue has drained (the last window) may a wait come.
+    assert!(
+        raised <= 2,
+        "reads paced while our publishes waited: {raised} waits"
     );
 }

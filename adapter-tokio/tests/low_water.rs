@@ -2,7 +2,9 @@
 #![cfg(target_os = "linux")]
 
 use mqtt_adapter_tests::low_water::{every_transport, Recording};
-use mqtt_adapter_tests::windowed::pacing_gives_way_to_a_broker_window;
+use mqtt_adapter_tests::windowed::{
+    a_publisher_waiting_for_its_window_is_not_paced, pacing_gives_way_to_a_broker_window,
+};
 use mqtt_adapter_tests::{within, Harness};
 use mqtt_tokio::{BoxFuture, Tokio};
 
@@ -26,11 +28,12 @@ impl Harness for OnTokio {
     }
 }
 
-/// One test: the marks are recorded globally, so the two cases run in turn.
+/// One test: the marks are recorded globally, so the cases run in turn.
 #[test]
 fn raised_for_each_paced_wait_on_every_transport_and_given_up_for_a_broker_window() {
     OnTokio::block_on(within::<OnTokio, _>(120, "low water", async {
         every_transport::<OnTokio>().await;
         pacing_gives_way_to_a_broker_window::<OnTokio>().await;
+        a_publisher_waiting_for_its_window_is_not_paced::<OnTokio>().await;
     }));
 }

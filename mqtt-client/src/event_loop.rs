@@ -724,7 +724,9 @@ impl<R: Runtime> EventLoop<R> {
                                 }
                                 let received = self.session.stats().packets_received;
                                 let (start, before) = p.burst.take().unwrap_or((now, received));
-                                let next = p.pacer.drained(start, now, received - before);
+                                let stats = self.session.stats();
+                                let blocked = stats.queued > 0 && stats.inflight > 0;
+                                let next = p.pacer.drained(start, now, received - before, blocked);
                                 p.wait = next.map(R::sleep_until);
                                 if p.wait.is_some() && p.low_water {
                                     // Segments that arrive during the wait no longer

@@ -12,8 +12,16 @@ use std::time::{Duration, Instant};
 
 /// How long each of the two windows lasts (a dozen paced waits).
 pub(crate) const WINDOW: Duration = Duration::from_millis(20);
-/// How often a stream is probed (the unpaced window costs the CPU pacing saves).
+/// How often a stream is probed (the unpaced window costs the CPU pacing saves):
+/// first after [`FIRST_EVERY`], the interval doubling up to this.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
+/// The interval after the first probe: one connection's probe may be upset by
+/// another's on the same broker (a publisher's and its subscriber's), so a stream
+/// is probed a few times early on.
+pub(crate) const FIRST_EVERY: Duration = Duration::from_millis(100);
+/// Pairs of windows in a row the unpaced one must win: a saturated broker's rate
+/// wanders by a third over 20 ms now and then (seen with mosquitto at QoS 2).
+pub(crate) const CONFIRM: u8 = 2;
 /// Fewer packets than this in the unpaced window: too slow a stream to judge.
 pub(crate) const MIN_PACKETS: u64 = 50;
 /// The unpaced rate must beat the paced one by this ratio (numerator, denominator)
@@ -54,6 +62,10 @@ pub(crate) struct Probe {
     phase: Phase,
     /// The next probe starts at the first stream from then on (`None`: the next one).
     next_at: Option<Instant>,
+    /// Pairs the unpaced window has won in this probe.
+    wins: u8,
+    /// From one probe to the next.
+    every: Duration,
 }
 
 impl Probe {
@@ -61,6 +73,8 @@ impl Probe {
         Probe {
             phase: Phase::Idle,
             next_at: None,
+            wins: 0,
+            every: FIRST_EVERY,
         }
     }
 
@@ -103,13 +117,26 @@ impl Probe {
                 // unpaced / elapsed >= GAIN * paced / paced_time, in integers.
                 let faster = u128::from(*n) * paced_time.as_micros() * u128::from(GAIN.1)
                     >= u128::from(*paced_packets) * elapsed.as_micros() * u128::from(GAIN.0);
-                let verdict = if *n >= MIN_PACKETS && faster {
+                if *n >= MIN_PACKETS && faster {
+                    self.wins += 1;
+                    if self.wins < CONFIRM {
+                        // Once more, at once: paced, then unpaced.
+                        self.phase = Phase::Paced {
+                            since: now,
+                            packets: 0,
+                        };
+                        return Verdict::Pace;
+                    }
+                }
+                let verdict = if self.wins >= CONFIRM {
                     Verdict::Throttles
                 } else {
                     Verdict::Pace
                 };
+                self.wins = 0;
                 self.phase = Phase::Idle;
-                self.next_at = Some(now + EVERY);
+                self.next_at = Some(now + self.every);
+                self.every = (self.every * 2).min(EVERY);
                 verdict
             }
         }
@@ -123,12 +150,14 @@ impl Probe {
     /// The stream ended (or pacing was turned off): a probe in progress is void.
     pub(crate) fn ended(&mut self) {
         self.phase = Phase::Idle;
+        self.wins = 0;
     }
 
     /// Pacing resumes after being off: probe its first stream at once.
     pub(crate) fn reset(&mut self) {
-        self.phase = Phase::Idle;
+        self.ended();
         self.next_at = None;
+        self.every = FIRST_EVERY;
     }
 }
 
@@ -185,12 +214,13 @@ mod tests {
             }
         });
         assert!(!v.contains(&Verdict::Throttles));
-        // Probed about once a second: 3 unpaced windows of 20 ms, a few bursts each.
+        // Probed 100 ms after the first probe, then the interval doubles to 1 s:
+        // at about 0, 0.14, 0.38, 0.86, 1.8 and 2.8 s.
         let windows = v
             .windows(2)
             .filter(|w| w[0] == Verdict::Pace && w[1] == Verdict::Unpaced)
             .count();
-        assert_eq!(windows, 3, "{v:?}");
+        assert_eq!(windows, 6);
     }
 
     #[test]
@@ -236,12 +266,30 @@ mod tests {
         assert_eq!(p.streaming(ms(30), 10), Verdict::Pace);
         assert_eq!(p.streaming(ms(40), 10), Verdict::Pace);
         assert_eq!(p.streaming(ms(51), 10), Verdict::Unpaced);
-        assert_eq!(p.streaming(ms(72), 1_000), Verdict::Throttles);
+        // The unpaced window wins: a second pair confirms it.
+        assert_eq!(p.streaming(ms(72), 1_000), Verdict::Pace);
+        assert_eq!(p.streaming(ms(93), 20), Verdict::Unpaced);
+        assert_eq!(p.streaming(ms(114), 1_000), Verdict::Throttles);
         // Next probe a second later, or at once after a reset.
-        assert_eq!(p.streaming(ms(73), 10), Verdict::Pace);
-        assert_eq!(p.streaming(ms(100), 10), Verdict::Pace);
+        assert_eq!(p.streaming(ms(115), 10), Verdict::Pace);
+        assert_eq!(p.streaming(ms(140), 10), Verdict::Pace);
         p.reset();
-        assert_eq!(p.streaming(ms(101), 10), Verdict::Pace);
-        assert_eq!(p.streaming(ms(122), 10), Verdict::Unpaced);
+        assert_eq!(p.streaming(ms(141), 10), Verdict::Pace);
+        assert_eq!(p.streaming(ms(162), 10), Verdict::Unpaced);
+    }
+
+    #[test]
+    fn one_lucky_unpaced_window_is_not_enough() {
+        let mut p = Probe::new();
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        assert_eq!(p.streaming(ms(0), 10), Verdict::Pace);
+        assert_eq!(p.streaming(ms(21), 100), Verdict::Unpaced);
+        assert_eq!(p.streaming(ms(42), 1_000), Verdict::Pace, "won once");
+        assert_eq!(p.streaming(ms(63), 100), Verdict::Unpaced);
+        // The second pair is even: pacing stays, and the next probe is a second away.
+        assert_eq!(p.streaming(ms(84), 100), Verdict::Pace);
+        assert_eq!(p.streaming(ms(110), 100), Verdict::Pace);
+        assert_eq!(p.streaming(ms(140), 100), Verdict::Pace);
     }
 }
