@@ -39,6 +39,10 @@ fn main() {
             };
             let mut it = args[1..].iter();
             while let Some(flag) = it.next() {
+                if flag == "--rumqttc-nodelay" {
+                    e2e::clients::RUMQTTC_NODELAY.store(true, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
                 let value = it
                     .next()
                     .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -109,7 +113,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("error: {msg}");
     }
     eprintln!(
-        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--broker mosquitto|rumqttd] [--ack-coalescing off|qos2|all] [--read-pacing MICROSECONDS]"
+        "usage: mqtt-bench e2e [--runs N] [--scale F] [--idle N] [--client NAME]... [--qos Q] [--payload B] [--port P] [--broker mosquitto|rumqttd] [--rumqttc-nodelay] [--ack-coalescing off|qos2|all] [--read-pacing MICROSECONDS]"
     );
     std::process::exit(2)
 }

@@ -111,6 +111,11 @@ pub static ACK_COALESCING: std::sync::Mutex<mqtt_client::AckCoalescing> =
 /// (`None`: the default).
 pub static READ_PACING: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
 
+/// `e2e --rumqttc-nodelay`: rumqttc with `TCP_NODELAY`, as ours always is (its
+/// default is off: Nagle's algorithm).
+pub static RUMQTTC_NODELAY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Options for this project's client, one of a run's two connections.
 pub fn our_options(port: u16, id: &str) -> Options {
     let opts = match *READ_PACING.lock().expect("not poisoned") {
@@ -220,6 +225,10 @@ async fn rumqttc_run(port: u16, load: Load, tag: &str) -> Measured {
     };
     let (sub_client, mut sub_loop) = AsyncClient::new(options(format!("s-{tag}")), 1000);
     let (pub_client, mut pub_loop) = AsyncClient::new(options(format!("p-{tag}")), 1000);
+    if RUMQTTC_NODELAY.load(std::sync::atomic::Ordering::Relaxed) {
+        sub_loop.network_options.set_tcp_nodelay(true);
+        pub_loop.network_options.set_tcp_nodelay(true);
+    }
     let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
     let (count_tx, counted) = tokio::sync::oneshot::channel();
     let t0 = Arc::new(std::sync::Mutex::new(None::<(Instant, Duration)>));
