@@ -4,8 +4,8 @@
 //! brings a full window of packets; the pacer's probe must see the stream run
 //! faster unpaced and turn pacing off.
 //!
-//! The mirror case: a publisher whose messages wait for its in-flight window must
-//! read the acknowledgements that open it at once, whatever the broker.
+//! The mirror case: a publisher whose messages wait for an in-flight window that
+//! one wait would fill must read the acknowledgements that open it at once.
 //!
 //! The brokers are scripted here (a thread on 127.0.0.1), so that the window is exact
 //! and the test does not depend on another broker's timing. What is checked is how
@@ -28,7 +28,7 @@ use crate::{start, Harness};
 /// Messages per window: rumqttd's.
 const WINDOW: u16 = 100;
 /// Windows streamed.
-const WINDOWS: u32 = 300;
+const WINDOWS: u32 = 1000;
 
 /// Reads the client's packets into `buf`; returns each one's first byte and packet
 /// id (0 when it has none).
@@ -176,8 +176,9 @@ fn acker(listener: TcpListener) -> JoinHandle<u32> {
 }
 
 /// A publisher with a window of 20 queues `N` QoS 1 messages at once: while they
-/// wait for the window, its reads of the broker's acknowledgements are not paced
-/// (the low-water mark is never raised), and every message is acknowledged.
+/// wait for the window, which a wait would fill, its reads of the broker's
+/// acknowledgements are not paced (the low-water mark is not raised), and every
+/// message is acknowledged.
 /// `H::R` as for [`pacing_gives_way_to_a_broker_window`].
 pub async fn a_publisher_waiting_for_its_window_is_not_paced<H: Harness>() {
     const N: u32 = 20_000;
@@ -211,9 +212,11 @@ pub async fn a_publisher_waiting_for_its_window_is_not_paced<H: Harness>() {
         .map(|m| m.iter().filter(|&&b| b > 1).count())
         .sum();
     eprintln!("window-bound publisher: {raised} paced waits for {N} messages");
-    // Only once the queue has drained (the last window) may a wait come.
+    // The first wait shows that one wait fills the window (20, where a wait brings
+    // more than 5); others come before the queue fills and once it has drained (2-4
+    // seen; 18 without the rule, the probe turning pacing off after its windows).
     assert!(
-        raised <= 2,
+        raised <= 6,
         "reads paced while our publishes waited: {raised} waits"
     );
 }

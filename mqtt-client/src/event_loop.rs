@@ -725,7 +725,8 @@ impl<R: Runtime> EventLoop<R> {
                                 let received = self.session.stats().packets_received;
                                 let (start, before) = p.burst.take().unwrap_or((now, received));
                                 let stats = self.session.stats();
-                                let blocked = stats.queued > 0 && stats.inflight > 0;
+                                let blocked = (stats.queued > 0 && stats.inflight > 0)
+                                    .then(|| u64::from(self.session.config().max_inflight));
                                 let next = p.pacer.drained(start, now, received - before, blocked);
                                 p.wait = next.map(R::sleep_until);
                                 if p.wait.is_some() && p.low_water {
