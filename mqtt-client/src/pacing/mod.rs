@@ -50,6 +50,8 @@ const _: () = assert!(STALLS <= OUTCOMES, "a history cannot hold that many stall
 /// While our publishes wait for the in-flight window, a wait that brings this
 /// fraction of it (1/4) or more is not repeated.
 pub(crate) const WINDOW_SHARE: u64 = 4;
+/// How long reads of a blocked publisher go unpaced before a wait measures again.
+pub(crate) const RECHECK: Duration = Duration::from_millis(20);
 /// How long pacing stays off after stalls turned it off.
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -69,6 +71,8 @@ pub(crate) struct Pacer {
     probe: Probe,
     /// Packets the last wait brought.
     wait_brought: u64,
+    /// Since then reads are not paced because a wait fills the blocked window.
+    unpaced_since: Option<Instant>,
 }
 
 impl Pacer {
@@ -82,6 +86,7 @@ impl Pacer {
             off_until: None,
             probe: Probe::new(),
             wait_brought: 0,
+            unpaced_since: None,
         }
     }
 
@@ -116,11 +121,22 @@ impl Pacer {
         if self.off_until.is_some_and(|t| now < t) {
             return None;
         }
-        if blocked.is_some_and(|window| self.wait_brought * WINDOW_SHARE >= window) {
+        let fills = blocked.is_some_and(|window| self.wait_brought * WINDOW_SHARE >= window);
+        if !fills {
+            self.unpaced_since = None;
+        } else if self
+            .unpaced_since
+            .get_or_insert(now)
+            .checked_add(RECHECK)
+            .is_some_and(|t| now < t)
+        {
             // Another wait would hold our own stream up: read the acknowledgements
-            // at once while it is blocked.
+            // at once while it is blocked, and measure a wait again now and then
+            // (one large batch of acknowledgements is not a rate).
             self.probe.ended();
             return None;
+        } else {
+            self.unpaced_since = None;
         }
         // Unpaced reads may leave gaps longer than STREAM_GAP (the broker waiting for
         // our acknowledgements): the probe's unpaced window goes on through them.
@@ -311,6 +327,26 @@ mod tests {
             .is_some());
         // Not blocked: paced.
         assert!(p.drained(us(t0, 2_120), us(t0, 2_130), 50, None).is_some());
+        // Blocked again after that wait of 50: unpaced, until RECHECK has passed.
+        let t = 3_130;
+        assert_eq!(p.drained(us(t0, t), us(t0, t + 10), 50, Some(200)), None);
+        assert_eq!(
+            p.drained(us(t0, t + 30), us(t0, t + 40), 5, Some(200)),
+            None
+        );
+        // A stream of bursts 500 us apart: unpaced until RECHECK has passed.
+        let recheck_at = t + 10 + RECHECK.as_micros() as u64;
+        let mut u = t + 40;
+        loop {
+            u += 500;
+            let next = p.drained(us(t0, u), us(t0, u + 10), 5, Some(200));
+            if u + 10 < recheck_at {
+                assert_eq!(next, None, "at {u}");
+            } else {
+                assert!(next.is_some(), "a wait measures again");
+                break;
+            }
+        }
     }
 
     mod properties {
