@@ -57,6 +57,19 @@ fn next_packet(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u8, u16)> {
     }
 }
 
+/// Accepts the client and answers its CONNECT with a CONNACK; returns the stream
+/// and what was read past the CONNECT.
+fn connected(listener: &TcpListener) -> (TcpStream, Vec<u8>) {
+    let (mut s, _) = listener.accept().expect("the client connects");
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::new();
+    let (first, _) = next_packet(&mut s, &mut buf).expect("CONNECT");
+    assert_eq!(first >> 4, 1, "CONNECT first");
+    s.write_all(&[0x20, 2, 0, 0]).unwrap();
+    (s, buf)
+}
+
 /// A QoS 1 PUBLISH on `w/t` with packet id `id` and the message number as payload.
 fn publish(id: u16, n: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&[0x32, 11, 0, 3, b'w', b'/', b't']);
@@ -69,13 +82,7 @@ fn publish(id: u16, n: u32, out: &mut Vec<u8>) {
 /// the client to close.
 fn broker(listener: TcpListener) -> JoinHandle<()> {
     std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().expect("the client connects");
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut buf = Vec::new();
-        let (first, _) = next_packet(&mut s, &mut buf).expect("CONNECT");
-        assert_eq!(first >> 4, 1, "CONNECT first");
-        s.write_all(&[0x20, 2, 0, 0]).unwrap();
+        let (mut s, mut buf) = connected(&listener);
         let (first, id) = next_packet(&mut s, &mut buf).expect("SUBSCRIBE");
         assert_eq!(first >> 4, 8, "then SUBSCRIBE");
         let [hi, lo] = id.to_be_bytes();
@@ -146,13 +153,7 @@ pub async fn pacing_gives_way_to_a_broker_window<H: Harness>() {
 /// one write, until the client closes.
 fn acker(listener: TcpListener) -> JoinHandle<u32> {
     std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().expect("the client connects");
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut buf = Vec::new();
-        let (first, _) = next_packet(&mut s, &mut buf).expect("CONNECT");
-        assert_eq!(first >> 4, 1, "CONNECT first");
-        s.write_all(&[0x20, 2, 0, 0]).unwrap();
+        let (mut s, mut buf) = connected(&listener);
         let mut published = 0;
         let mut acks = Vec::new();
         while let Some((first, id)) = next_packet(&mut s, &mut buf) {

@@ -381,9 +381,9 @@ impl Options {
     /// broker waiting on us) turn pacing off for ten seconds. So does a stream that
     /// runs a third faster unpaced (a broker that keeps few messages in flight and
     /// waits for their acknowledgements, such as rumqttd's 100): once a second a
-    /// stream is read unpaced for 20 ms and the two rates compared. Nor is a read
-    /// paced while our own publishes wait for the in-flight window that the
-    /// acknowledgements it brings would open. During a wait the
+    /// stream is read unpaced for 20 ms and the two rates compared. Nor are reads
+    /// paced while our own publishes wait for an in-flight window that one wait
+    /// fills a quarter of (re-measured every 20 ms). During a wait the
     /// socket's receive low-water mark is raised where the runtime can
     /// ([`crate::Runtime::set_read_low_water`]), so that arriving segments do not
     /// wake it. Under load it takes the client's CPU per QoS 1 message to a third;
