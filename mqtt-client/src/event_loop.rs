@@ -722,9 +722,9 @@ impl<R: Runtime> EventLoop<R> {
                                 if std::mem::take(&mut p.rearmed) {
                                     break; // not the end of a burst: see `rearmed`
                                 }
-                                let received = self.session.stats().packets_received;
-                                let (start, before) = p.burst.take().unwrap_or((now, received));
                                 let stats = self.session.stats();
+                                let received = stats.packets_received;
+                                let (start, before) = p.burst.take().unwrap_or((now, received));
                                 let blocked = (stats.queued > 0 && stats.inflight > 0)
                                     .then(|| u64::from(self.session.config().max_inflight));
                                 let next = p.pacer.drained(start, now, received - before, blocked);

@@ -7,7 +7,7 @@
 //! CPU, and a client that needs less of it leaves more to the broker.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,7 @@ pub struct Rumqttd {
 impl Rumqttd {
     /// Starts `<this binary> rumqttd <port>` and waits until it accepts connections.
     pub fn start() -> Rumqttd {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = mqtt_test_broker::free_port();
         let child = Command::new(std::env::current_exe().expect("own path"))
             .args([NAME, &port.to_string()])
             .stdin(Stdio::null())

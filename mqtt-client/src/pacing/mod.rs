@@ -122,22 +122,14 @@ impl Pacer {
             return None;
         }
         let fills = blocked.is_some_and(|window| self.wait_brought * WINDOW_SHARE >= window);
-        if !fills {
-            self.unpaced_since = None;
-        } else if self
-            .unpaced_since
-            .get_or_insert(now)
-            .checked_add(RECHECK)
-            .is_some_and(|t| now < t)
-        {
+        if fills && now < *self.unpaced_since.get_or_insert(now) + RECHECK {
             // Another wait would hold our own stream up: read the acknowledgements
             // at once while it is blocked, and measure a wait again now and then
             // (one large batch of acknowledgements is not a rate).
             self.probe.ended();
             return None;
-        } else {
-            self.unpaced_since = None;
         }
+        self.unpaced_since = None;
         // Unpaced reads may leave gaps longer than STREAM_GAP (the broker waiting for
         // our acknowledgements): the probe's unpaced window goes on through them.
         let probing = packets > 0 && self.probe.is_unpaced();
