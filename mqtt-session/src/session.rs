@@ -227,8 +227,6 @@ pub struct Session {
     /// Operations holding a packet identifier, by identifier.
     pub(crate) ops: IdMap<Op>,
     pub(crate) inflight_publishes: usize,
-    /// The in-flight window filled up: refill it in batches (see `pump`).
-    pub(crate) window_full: bool,
     pub(crate) pending: VecDeque<Pending>,
     /// How many of `pending` are SUBSCRIBE or UNSUBSCRIBE, which never wait behind
     /// publishes held back by the in-flight window under 5.0 (see `pump`).
@@ -272,7 +270,6 @@ impl Session {
             next_packet_id: 1,
             ops: id_map(),
             inflight_publishes: 0,
-            window_full: false,
             pending: VecDeque::new(),
             pending_requests: 0,
             sendq: VecDeque::new(),
