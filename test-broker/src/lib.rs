@@ -60,11 +60,19 @@ fn binary() -> PathBuf {
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_ports(1)[0]
+}
+
+/// `n` distinct ports on 127.0.0.1 that nothing listens on. All are held bound
+/// until the last is picked: ports picked one at a time can repeat, since the
+/// kernel may hand out a just-released port again.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
 }
 
 impl Builder {
@@ -113,8 +121,35 @@ impl Builder {
     }
 
     /// Starts it and waits until every listener accepts connections.
+    ///
+    /// Ports are picked free but released before mosquitto binds them, so another
+    /// process may take one in between: when mosquitto then exits at start, it is
+    /// started again on fresh ports (a few times before giving up).
     pub fn start(self) -> Mosquitto {
-        let port = free_port();
+        let mut certs = self.tls.then(Certs::generate);
+        let mut attempt = 1;
+        loop {
+            let mut broker = self.configure(certs.take());
+            match broker.try_launch() {
+                Ok(()) => return broker,
+                Err(why) if attempt < START_ATTEMPTS && broker.exited() => {
+                    certs = broker.certs.take();
+                    attempt += 1;
+                    eprintln!("mosquitto failed to start, retrying on other ports: {why}");
+                }
+                Err(why) => panic!("mosquitto did not start: {why}"),
+            }
+        }
+    }
+
+    /// Picks ports and writes the configuration in a directory of its own.
+    fn configure(&self, certs: Option<Certs>) -> Mosquitto {
+        let listeners = 1
+            + 2 * usize::from(self.tls)
+            + usize::from(self.websockets)
+            + usize::from(self.websockets && self.tls);
+        let mut ports = free_ports(listeners).into_iter();
+        let port = ports.next().expect("one port per listener");
         let base = self.base_dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = base.join(format!("mqtt-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -134,36 +169,35 @@ impl Builder {
         conf += &self.extra;
         conf += &format!("listener {port} 127.0.0.1\n");
         conf += &self.listener_extra;
-        let certs = self.tls.then(|| {
-            let certs = Certs::generate();
+        if let Some(certs) = &certs {
             certs.write_server_files(&dir);
-            certs
-        });
+        }
         let tls_files = format!(
             "cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n",
             d = dir.display()
         );
         let (mut tls_port, mut mtls_port, mut ws_port, mut wss_port) = (None, None, None, None);
+        let mut next = || ports.next().expect("one port per listener");
         if self.tls {
-            let p = free_port();
+            let p = next();
             conf += &format!("listener {p} 127.0.0.1\n{tls_files}");
             tls_port = Some(p);
-            let p = free_port();
+            let p = next();
             conf += &format!("listener {p} 127.0.0.1\n{tls_files}require_certificate true\n");
             mtls_port = Some(p);
         }
         if self.websockets {
-            let p = free_port();
+            let p = next();
             conf += &format!("listener {p} 127.0.0.1\nprotocol websockets\n");
             ws_port = Some(p);
             if self.tls {
-                let p = free_port();
+                let p = next();
                 conf += &format!("listener {p} 127.0.0.1\nprotocol websockets\n{tls_files}");
                 wss_port = Some(p);
             }
         }
         std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-        let mut broker = Mosquitto {
+        Mosquitto {
             child: None,
             port,
             tls_port,
@@ -172,11 +206,12 @@ impl Builder {
             wss_port,
             certs,
             dir,
-        };
-        broker.launch();
-        broker
+        }
     }
 }
+
+/// How many times [`Builder::start`] tries fresh ports when mosquitto cannot bind.
+const START_ATTEMPTS: u32 = 5;
 
 impl Mosquitto {
     /// Starts mosquitto listening on 127.0.0.1 only (plain TCP).
@@ -194,7 +229,16 @@ impl Mosquitto {
         Builder::default()
     }
 
+    /// Starts the process on the configured ports; panics if it does not come up.
     fn launch(&mut self) {
+        if let Err(why) = self.try_launch() {
+            panic!("mosquitto did not start: {why}");
+        }
+    }
+
+    /// Starts the process and waits until every listener accepts connections. On
+    /// failure, returns the log.
+    fn try_launch(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -221,13 +265,21 @@ impl Mosquitto {
         let deadline = Instant::now() + Duration::from_secs(10);
         for p in ports {
             while TcpStream::connect(("127.0.0.1", p)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "mosquitto did not start: {}",
-                    self.log()
-                );
+                // Exited (a port was taken, a bad line): no use waiting out the deadline.
+                if Instant::now() >= deadline || self.exited() {
+                    return Err(self.log());
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
+        }
+        Ok(())
+    }
+
+    /// Whether the process has exited (or was never started).
+    fn exited(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => child.try_wait().ok().flatten().is_some(),
+            None => true,
         }
     }
 
@@ -343,5 +395,45 @@ impl Drop for Mosquitto {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct() {
+        let mut ports = free_ports(64);
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 64);
+    }
+
+    #[test]
+    fn every_listener_gets_its_own_port() {
+        let broker = Mosquitto::builder().tls().websockets().start();
+        let mut ports = [
+            Some(broker.port),
+            broker.tls_port,
+            broker.mtls_port,
+            broker.ws_port,
+            broker.wss_port,
+        ]
+        .map(Option::unwrap);
+        ports.sort_unstable();
+        assert!(ports.windows(2).all(|w| w[0] != w[1]), "{ports:?}");
+    }
+
+    #[test]
+    fn a_broker_that_exits_at_start_is_reported_at_once() {
+        let mut broker = Mosquitto::builder()
+            .config("no_such_option true")
+            .configure(None);
+        let started = Instant::now();
+        let log = broker.try_launch().unwrap_err();
+        assert!(broker.exited());
+        // Well before the 10 s a listener gets to come up.
+        assert!(started.elapsed() < Duration::from_secs(5), "{log}");
     }
 }
