@@ -379,11 +379,12 @@ impl Options {
     /// the previous burst within a millisecond. The first message after a quiet
     /// spell is read at once, and waits that bring less than two packets (the
     /// broker waiting on us) turn pacing off for ten seconds. So does a stream that
-    /// runs a third faster unpaced (a broker that keeps few messages in flight and
-    /// waits for their acknowledgements, such as rumqttd's 100): once a second a
-    /// stream is read unpaced for 20 ms and the two rates compared. Nor are reads
-    /// paced while our own publishes wait for an in-flight window that one wait
-    /// fills a quarter of (re-measured every 20 ms). During a wait the
+    /// runs a third slower under waits twice as long (a broker that keeps few
+    /// messages in flight and waits for their acknowledgements, such as rumqttd's
+    /// 100): once a second a stream is paced by doubled waits for 20 ms, then by the
+    /// usual ones, and the two rates compared. Nor are reads paced while our own
+    /// publishes wait for an in-flight window that one wait fills three quarters of
+    /// (re-measured every 20 ms). During a wait the
     /// socket's receive low-water mark is raised where the runtime can
     /// ([`crate::Runtime::set_read_low_water`]), so that arriving segments do not
     /// wake it. Under load it takes the client's CPU per QoS 1 message to a third;
