@@ -139,20 +139,16 @@ impl Pacer {
         if self.off_until.take().is_some() {
             self.probe.reset();
         }
-        match self.probe.streaming(now, packets) {
-            Verdict::Pace => {
-                self.paced = true;
-                Some(now + self.delay)
-            }
-            Verdict::PaceLong => {
-                self.paced = true;
-                Some(now + self.delay * LONG)
-            }
+        let wait = match self.probe.streaming(now, packets) {
+            Verdict::Pace => self.delay,
+            Verdict::PaceLong => self.delay * LONG,
             Verdict::Throttles => {
                 self.turn_off(now);
-                None
+                return None;
             }
-        }
+        };
+        self.paced = true;
+        Some(now + wait)
     }
 
     /// Whether pacing is currently turned off by stalls.

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 pub(crate) const LONG: u32 = 2;
 /// How long each of the two windows lasts at least (a dozen usual waits)...
 pub(crate) const WINDOW: Duration = Duration::from_millis(20);
-/// ...and how many waits it takes at least (long usual waits, as in tests).
+/// ...and how many waits it takes at least (for usual waits of several
+/// milliseconds, as the scripted-broker tests use).
 pub(crate) const WAITS: u32 = 6;
 /// How often a stream is probed: first after [`FIRST_EVERY`], the interval
 /// doubling up to this.
@@ -53,24 +54,42 @@ pub(crate) enum Verdict {
     Throttles,
 }
 
+/// One window of the probe: reads paced alike since `since`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since: Instant,
+    packets: u64,
+    waits: u32,
+}
+
+impl Window {
+    fn starting(now: Instant) -> Window {
+        Window {
+            since: now,
+            packets: 0,
+            waits: 0,
+        }
+    }
+
+    /// A wait brought `packets`; once the window is long enough, its packets and
+    /// length.
+    fn add(&mut self, now: Instant, packets: u64) -> Option<(u64, Duration)> {
+        self.packets += packets;
+        self.waits += 1;
+        let elapsed = now.saturating_duration_since(self.since);
+        (elapsed >= WINDOW && self.waits >= WAITS).then_some((self.packets, elapsed))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     Idle,
-    /// Reads paced by long waits since then: the packets they took, the waits.
-    Long {
-        since: Instant,
-        packets: u64,
-        waits: u32,
-    },
-    /// Reads paced by the usual wait since then, their packets and waits, and the
-    /// long window's outcome. Second, so that a stream still speeding up (as every
-    /// stream does at its start) speaks for turning pacing off, not for keeping it.
-    Usual {
-        since: Instant,
-        packets: u64,
-        waits: u32,
-        long: (u64, Duration),
-    },
+    /// Reads paced by long waits.
+    Long(Window),
+    /// Reads paced by the usual wait, and the long window's packets and length.
+    /// Second, so that a stream still speeding up (as every stream does at its
+    /// start) speaks for turning pacing off, not for keeping it.
+    Usual(Window, (u64, Duration)),
 }
 
 /// The probe of one connection.
@@ -103,56 +122,28 @@ impl Probe {
                 if self.next_at.is_some_and(|t| now < t) {
                     return Verdict::Pace;
                 }
-                self.phase = Phase::Long {
-                    since: now,
-                    packets: 0,
-                    waits: 0,
-                };
+                self.phase = Phase::Long(Window::starting(now));
                 Verdict::PaceLong
             }
-            Phase::Long {
-                since,
-                packets: n,
-                waits,
-            } => {
-                *n += packets;
-                *waits += 1;
-                let elapsed = now.saturating_duration_since(*since);
-                if elapsed < WINDOW || *waits < WAITS {
+            Phase::Long(window) => {
+                let Some(long) = window.add(now, packets) else {
                     return Verdict::PaceLong;
-                }
-                self.phase = Phase::Usual {
-                    since: now,
-                    packets: 0,
-                    waits: 0,
-                    long: (*n, elapsed),
                 };
+                self.phase = Phase::Usual(Window::starting(now), long);
                 Verdict::Pace
             }
-            Phase::Usual {
-                since,
-                packets: n,
-                waits,
-                long: (long_packets, long_time),
-            } => {
-                *n += packets;
-                *waits += 1;
-                let elapsed = now.saturating_duration_since(*since);
-                if elapsed < WINDOW || *waits < WAITS {
+            Phase::Usual(window, (long_packets, long_time)) => {
+                let Some((usual_packets, usual_time)) = window.add(now, packets) else {
                     return Verdict::Pace;
-                }
-                // usual / elapsed >= GAIN * long / long_time, in integers.
-                let faster = u128::from(*n) * long_time.as_micros() * u128::from(GAIN.1)
-                    >= u128::from(*long_packets) * elapsed.as_micros() * u128::from(GAIN.0);
+                };
+                // usual / usual_time >= GAIN * long / long_time, in integers.
+                let faster = u128::from(usual_packets) * long_time.as_micros() * u128::from(GAIN.1)
+                    >= u128::from(*long_packets) * usual_time.as_micros() * u128::from(GAIN.0);
                 if *long_packets >= MIN_PACKETS && faster {
                     self.wins += 1;
                     if self.wins < CONFIRM {
                         // Once more, at once: long waits, then usual ones.
-                        self.phase = Phase::Long {
-                            since: now,
-                            packets: 0,
-                            waits: 0,
-                        };
+                        self.phase = Phase::Long(Window::starting(now));
                         return Verdict::PaceLong;
                     }
                 }
