@@ -12,7 +12,6 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::coalesce::{Coalescer, Decision};
 use crate::options::Broker;
-use crate::pacing::Pacer;
 use crate::runtime::{BoxFuture, BoxIo, Runtime};
 use crate::status::Cause;
 
@@ -57,26 +56,7 @@ pub(super) struct Conn {
     pub(super) acks: Option<Box<AckHold>>,
     /// `Options::read_pacing`: defers the next read while the broker streams.
     /// Boxed: absent when turned off.
-    pub(super) pace: Option<Box<ReadPace>>,
-}
-
-/// A connection's read pacing (see `pacing`).
-pub(super) struct ReadPace {
-    pub(super) pacer: Pacer,
-    /// The burst of reads in progress: when it began, and the packets received
-    /// before it.
-    pub(super) burst: Option<(StdInstant, u64)>,
-    /// The next read waits for this.
-    pub(super) wait: Option<BoxFuture<()>>,
-    /// The runtime can raise the socket's receive low-water mark: false once it
-    /// said it cannot.
-    pub(super) low_water: bool,
-    /// The mark is raised for the wait in progress.
-    pub(super) raised: bool,
-    /// The mark was just lowered: until a read succeeds, a read that finds the
-    /// socket not ready saw the readiness from before the wait (the lowering makes
-    /// the socket report readable, and that wake is on its way).
-    pub(super) rearmed: bool,
+    pub(super) pace: Option<Box<super::pace::ReadPace>>,
 }
 
 /// A connection's acknowledgement coalescing (see `coalesce`).

@@ -10,14 +10,13 @@ use bytes::BytesMut;
 use mqtt_session::Instant;
 use tracing::{debug, info, trace, warn};
 
-use super::conn::{read_some, AckHold, Conn, ReadPace, PACED_LOW_WATER, READ_MIN};
+use super::conn::{read_some, AckHold, Conn, READ_MIN};
+use super::pace::ReadPace;
 use super::{EventLoop, Link};
 use crate::coalesce::{AckCoalescing, Coalescer};
 use crate::error::ClientError;
-use crate::pacing::Pacer;
 use crate::runtime::Runtime;
 use crate::status::{Cause, ConnectionEvent, LinkState};
-use crate::transport::set_read_low_water;
 
 impl<R: Runtime> EventLoop<R> {
     // The transport.
@@ -67,16 +66,8 @@ impl<R: Runtime> EventLoop<R> {
                             broker,
                             rbuf: BytesMut::new(),
                             spare: BytesMut::new(),
-                            pace: (!self.read_pacing.is_zero()).then(|| {
-                                Box::new(ReadPace {
-                                    pacer: Pacer::new(self.read_pacing),
-                                    burst: None,
-                                    wait: None,
-                                    low_water: true,
-                                    raised: false,
-                                    rearmed: false,
-                                })
-                            }),
+                            pace: (!self.read_pacing.is_zero())
+                                .then(|| Box::new(ReadPace::new(self.read_pacing))),
                             read_window: READ_MIN,
                             read_total: 0,
                             wq: VecDeque::new(),
@@ -126,87 +117,67 @@ impl<R: Runtime> EventLoop<R> {
                     }
                     return false;
                 }
-                if let Some(p) = conn.pace.as_mut() {
-                    if let Some(wait) = p.wait.as_mut() {
-                        if wait.as_mut().poll(cx).is_pending() {
-                            return false; // the socket is read when the wait ends
-                        }
-                        p.wait = None;
-                        if std::mem::take(&mut p.raised) {
-                            if let Err(e) = set_read_low_water::<R>(&mut *conn.io, 1) {
-                                // Below the raised mark the socket would stay
-                                // silent: give the connection up rather than stall.
+                let mut progress = false;
+                loop {
+                    if let Some(p) = conn.pace.as_mut() {
+                        match p.poll_wait::<R>(&mut *conn.io, cx) {
+                            Poll::Pending => return progress, // read when the wait ends
+                            Poll::Ready(Ok(())) => {}
+                            Poll::Ready(Err(e)) => {
+                                // Below the raised mark the socket would stay silent:
+                                // give the connection up rather than stall.
                                 debug!(error = %e, "lowering the receive low-water mark failed");
                                 self.status.last_cause = Some(Cause::Io(Arc::new(e)));
                                 self.session.handle_transport_closed(self.now());
                                 return true;
                             }
-                            p.rearmed = true;
                         }
                     }
-                }
-                let mut progress = false;
-                for _ in 0..4 {
-                    match read_some(conn, cx) {
-                        Poll::Ready(Ok(0)) => {
-                            debug!("transport closed by the broker");
-                            self.status.last_cause = None;
-                            self.session.handle_transport_closed(self.now());
-                            return true;
-                        }
-                        Poll::Ready(Ok(n)) => {
-                            trace!(bytes = n, "read");
-                            progress = true;
-                            if let Some(a) = &mut conn.acks {
-                                a.coalescer.on_read(now);
+                    let mut waiting = false;
+                    for _ in 0..4 {
+                        match read_some(conn, cx) {
+                            Poll::Ready(Ok(0)) => {
+                                debug!("transport closed by the broker");
+                                self.status.last_cause = None;
+                                self.session.handle_transport_closed(self.now());
+                                return true;
                             }
-                            if let Some(p) = conn.pace.as_mut() {
-                                p.rearmed = false;
-                                if p.burst.is_none() {
-                                    p.burst = Some((now, self.session.stats().packets_received));
+                            Poll::Ready(Ok(n)) => {
+                                trace!(bytes = n, "read");
+                                progress = true;
+                                if let Some(a) = &mut conn.acks {
+                                    a.coalescer.on_read(now);
                                 }
+                                if let Some(p) = conn.pace.as_mut() {
+                                    p.on_read(now, || self.session.stats());
+                                }
+                                // The clock read above serves: a read takes microseconds.
+                                let now = Instant::from_millis(
+                                    now.duration_since(self.origin).as_millis() as u64,
+                                );
+                                self.session.handle_read(now, &mut conn.rbuf);
                             }
-                            // The clock read above serves: a read takes microseconds.
-                            let now = Instant::from_millis(
-                                now.duration_since(self.origin).as_millis() as u64,
-                            );
-                            self.session.handle_read(now, &mut conn.rbuf);
-                        }
-                        Poll::Ready(Err(e)) => {
-                            debug!(error = %e, "read failed");
-                            self.status.last_cause = Some(Cause::Io(Arc::new(e)));
-                            self.session.handle_transport_closed(self.now());
-                            return true;
-                        }
-                        Poll::Pending => {
-                            if let Some(p) = &mut conn.pace {
-                                if std::mem::take(&mut p.rearmed) {
-                                    break; // not the end of a burst: see `rearmed`
-                                }
-                                let stats = self.session.stats();
-                                let received = stats.packets_received;
-                                let (start, before) = p.burst.take().unwrap_or((now, received));
-                                let blocked = (stats.queued > 0 && stats.inflight > 0)
-                                    .then(|| u64::from(self.session.config().max_inflight));
-                                let next = p.pacer.drained(start, now, received - before, blocked);
-                                p.wait = next.map(R::sleep_until);
-                                if p.wait.is_some() && p.low_water {
-                                    // Segments that arrive during the wait no longer
-                                    // wake the runtime, one wake each.
-                                    match set_read_low_water::<R>(&mut *conn.io, PACED_LOW_WATER) {
-                                        Ok(raised) => (p.low_water, p.raised) = (raised, raised),
-                                        Err(e) => {
-                                            debug!(error = %e, "no receive low-water mark");
-                                            p.low_water = false;
-                                        }
-                                    }
-                                }
+                            Poll::Ready(Err(e)) => {
+                                debug!(error = %e, "read failed");
+                                self.status.last_cause = Some(Cause::Io(Arc::new(e)));
+                                self.session.handle_transport_closed(self.now());
+                                return true;
                             }
-                            break;
+                            Poll::Pending => {
+                                if let Some(p) = conn.pace.as_mut() {
+                                    let stats = self.session.stats();
+                                    let max = self.session.config().max_inflight;
+                                    waiting = p.drained::<R>(&mut *conn.io, now, stats, max);
+                                }
+                                break;
+                            }
                         }
                     }
+                    if !waiting {
+                        return progress;
+                    }
+                    // A wait began: polled at once (see `ReadPace::drained`).
                 }
-                progress
             }
         }
     }

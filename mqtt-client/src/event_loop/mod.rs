@@ -6,6 +6,7 @@ mod commands;
 mod conn;
 mod events;
 mod link;
+mod pace;
 mod write;
 
 use std::collections::{HashMap, VecDeque};
