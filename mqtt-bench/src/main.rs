@@ -47,15 +47,24 @@ fn main() {
                     .next()
                     .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
                 match flag.as_str() {
+                    "--ceiling-pause" => e2e::ceiling::PAUSE_US.store(
+                        value
+                            .parse()
+                            .unwrap_or_else(|_| usage("--ceiling-pause MICROSECONDS")),
+                        std::sync::atomic::Ordering::Relaxed,
+                    ),
                     "--runs" => settings.runs = value.parse().unwrap_or_else(|_| usage("--runs N")),
                     "--scale" => {
                         settings.scale = value.parse().unwrap_or_else(|_| usage("--scale F"))
                     }
                     "--idle" => settings.idle = value.parse().unwrap_or_else(|_| usage("--idle N")),
-                    "--client" => settings.clients.push(
-                        e2e::kind_named(value)
-                            .unwrap_or_else(|| usage("--client mqtt-tokio|mqtt-smol|rumqttc")),
-                    ),
+                    "--client" => {
+                        settings
+                            .clients
+                            .push(e2e::kind_named(value).unwrap_or_else(|| {
+                                usage("--client mqtt-tokio|mqtt-smol|rumqttc|ceiling")
+                            }))
+                    }
                     "--port" => {
                         settings.port = Some(value.parse().unwrap_or_else(|_| usage("--port P")))
                     }

@@ -18,6 +18,9 @@ pub enum Kind {
     Smol,
     /// rumqttc 0.25's `AsyncClient` on tokio.
     Rumqttc,
+    /// The least work a client can do (see `ceiling`): the broker's ceiling. Only
+    /// when asked for (`--client ceiling`).
+    Ceiling,
 }
 
 impl Kind {
@@ -30,6 +33,7 @@ impl Kind {
             Kind::Tokio => "mqtt-tokio",
             Kind::Smol => "mqtt-smol",
             Kind::Rumqttc => "rumqttc",
+            Kind::Ceiling => "ceiling",
         }
     }
 }
@@ -79,6 +83,7 @@ pub fn run(kind: Kind, port: u16, load: Load, tag: &str) -> Measured {
             tag,
         )),
         Kind::Rumqttc => tokio_runtime().block_on(rumqttc_run(port, load, tag)),
+        Kind::Ceiling => super::ceiling::run(port, load, tag),
     }
 }
 

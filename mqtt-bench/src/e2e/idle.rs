@@ -20,6 +20,7 @@ pub fn measure(kind: Kind, port: u16, n: usize) {
         Kind::Tokio => tokio_runtime().block_on(ours_tokio(port, n)),
         Kind::Smol => smol::block_on(ours_smol(port, n)),
         Kind::Rumqttc => tokio_runtime().block_on(rumqttc_idle(port, n)),
+        Kind::Ceiling => panic!("the ceiling has no idle connections to measure"),
     };
     println!("rss_per_connection {per_connection:.0}");
 }

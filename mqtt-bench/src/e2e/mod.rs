@@ -4,6 +4,7 @@
 //! idle connection.
 
 pub mod alloc;
+pub mod ceiling;
 pub mod clients;
 pub mod idle;
 pub mod measure;
@@ -151,18 +152,22 @@ pub fn run(settings: &Settings) {
         .map(Running::needles)
         .unwrap_or_else(|| ["mosquitto".into(), String::new()]);
     let needle = [needles[0].as_str(), needles[1].as_str()];
-    println!(
-        "{} on 127.0.0.1:{port}; {} runs per client and load, alternating {}",
-        broker.as_ref().map_or("mosquitto", Running::name),
-        settings.runs,
-        Kind::ALL.map(Kind::name).join(", ")
-    );
-    let mut results: Vec<(Load, HashMap<&'static str, Vec<Sample>>)> = Vec::new();
     let kinds: Vec<Kind> = if settings.clients.is_empty() {
         Kind::ALL.to_vec()
     } else {
         settings.clients.clone()
     };
+    println!(
+        "{} on 127.0.0.1:{port}; {} runs per client and load, alternating {}",
+        broker.as_ref().map_or("mosquitto", Running::name),
+        settings.runs,
+        kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut results: Vec<(Load, HashMap<&'static str, Vec<Sample>>)> = Vec::new();
     for load in loads(settings.scale) {
         if settings.qos.is_some_and(|q| q != load.qos)
             || settings.payload.is_some_and(|p| p != load.payload)
@@ -273,7 +278,8 @@ fn print_idle(port: u16, n: usize, kinds: &[Kind]) {
     println!("|---|--:|--:|");
     let exe = std::env::current_exe().expect("own path");
     let mut figures = Vec::new();
-    for &kind in kinds {
+    // The ceiling keeps no idle connections worth measuring.
+    for &kind in kinds.iter().filter(|&&k| k != Kind::Ceiling) {
         let out = Command::new(&exe)
             .args(["idle", kind.name(), &port.to_string(), &n.to_string()])
             .output()
@@ -310,5 +316,8 @@ fn print_idle(port: u16, n: usize, kinds: &[Kind]) {
 
 /// Parses a client name as printed in the tables.
 pub fn kind_named(name: &str) -> Option<Kind> {
-    Kind::ALL.into_iter().find(|k| k.name() == name)
+    Kind::ALL
+        .into_iter()
+        .chain([Kind::Ceiling])
+        .find(|k| k.name() == name)
 }
