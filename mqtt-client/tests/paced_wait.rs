@@ -94,7 +94,11 @@ impl AsyncRead for ModelIo {
 }
 
 impl AsyncWrite for ModelIo {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let (lock, cv) = &*self.0;
         lock.lock().unwrap().to_broker.extend_from_slice(buf);
         cv.notify_all();
@@ -141,7 +145,11 @@ struct Model;
 
 impl Runtime for Model {
     fn connect_tcp(_: String, _: u16) -> BoxFuture<io::Result<BoxIo>> {
-        let wire = NEXT.lock().unwrap().take().expect("a wire for this connection");
+        let wire = NEXT
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a wire for this connection");
         Box::pin(async move { Ok(Box::new(ModelIo(wire)) as BoxIo) })
     }
 
@@ -272,7 +280,10 @@ fn a_paced_wait_that_begins_a_turn_still_ends() {
     }
     broker.join().expect("broker");
     let raised = wire.0.lock().unwrap().raised;
-    assert!(raised > 10, "the stream was paced: {raised} waits raised the mark");
+    assert!(
+        raised > 10,
+        "the stream was paced: {raised} waits raised the mark"
+    );
     block_on(client.disconnect()).expect("disconnect");
     assert!(looping.join().expect("event loop").is_ok());
 }
