@@ -7,6 +7,7 @@
 //! cargo run --release -p mqtt-bench -- e2e --idle 0        # skip the memory figure
 //! cargo run --release -p mqtt-bench -- e2e --client mqtt-tokio --qos 1 --runs 1   # one client, one QoS (profiling)
 //! cargo run --release -p mqtt-bench -- e2e --broker rumqttd   # through rumqttd 0.20 instead (multi-threaded)
+//! cargo run --release -p mqtt-bench -- e2e --client ceiling --ceiling-pause 500   # the broker's ceiling (see e2e/ceiling.rs)
 //! ```
 //!
 //! It starts its own mosquitto (or rumqttd) on a free loopback port. The codec comparison is the

@@ -248,3 +248,56 @@ fn publish(s: &mut TcpStream, topic: &str, load: Load) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_proto::{decode, DecodeOptions, Packet};
+
+    /// A QoS 1 PUBLISH on `t` with packet id 7 and `len` payload bytes, as the
+    /// ceiling's publisher writes it.
+    fn publish(len: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        put_str(&mut body, "t");
+        body.extend_from_slice(&7u16.to_be_bytes());
+        body.resize(body.len() + len, 0xA5);
+        let mut out = Vec::new();
+        put_packet(&mut out, 0x32, &body);
+        out
+    }
+
+    /// The hand-encoded packets are valid MQTT for every size of the Remaining Length
+    /// (one to three bytes), and the reader splits a stream of them at their
+    /// boundaries, keeping a packet that is not whole for the next read.
+    #[test]
+    fn packets_encode_and_split_at_every_length_size() {
+        let mut stream = Vec::new();
+        let lens = [0, 118, 119, 16_378, 16_379, 2_000_000];
+        for len in lens {
+            let p = publish(len);
+            let Ok(Some((Packet::Publish(decoded), used))) = decode(&p, &DecodeOptions::default())
+            else {
+                panic!("not a PUBLISH: {len}");
+            };
+            assert_eq!((decoded.payload.len(), used), (len, p.len()));
+            stream.extend_from_slice(&p);
+        }
+        let mut buf = ReadBuf::new();
+        let cut = stream.len() - 5;
+        buf.data[..cut].copy_from_slice(&stream[..cut]);
+        buf.end = cut;
+        let mut seen = Vec::new();
+        buf.packets(|first, body| {
+            assert_eq!((first, &body[..5]), (0x32, &[0, 1, b't', 0, 7][..]));
+            seen.push(body.len() - 5);
+        });
+        assert_eq!(seen, lens[..5], "the last one is not whole yet");
+        let tail = stream.len() - buf.at;
+        buf.data.copy_within(buf.at..buf.end, 0);
+        (buf.end, buf.at) = (buf.end - buf.at, 0);
+        buf.data[buf.end..tail].copy_from_slice(&stream[cut..]);
+        buf.end = tail;
+        buf.packets(|_, body| seen.push(body.len() - 5));
+        assert_eq!(seen, lens);
+    }
+}
