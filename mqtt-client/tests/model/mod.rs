@@ -1,0 +1,216 @@
+//! A model of a TCP connection for the event loop's tests, with no runtime crate:
+//! the client's end ([`ModelIo`], from [`Model::connect_tcp`]) keeps Linux's rule for
+//! readiness under a receive low-water mark (data that arrives while the mark is above
+//! what the socket holds wakes nobody; lowering the mark wakes the reader if data is
+//! waiting), and one read returns one segment, as a real read returns what has
+//! arrived. A timer is a thread, and an executor is a parked thread. The test plays
+//! the broker on the other end ([`next_packet`], [`send`]).
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use mqtt_client::{BoxFuture, BoxIo, Io, Runtime};
+use mqtt_proto::{decode, DecodeOptions, Packet};
+
+/// Opens the model connection `wire` for the next client that connects.
+pub fn next_connection(wire: &Shared) {
+    *NEXT.lock().unwrap() = Some(wire.clone());
+}
+
+/// Both ends of the model connection.
+#[derive(Default)]
+pub struct Wire {
+    /// Segments on their way to the client.
+    pub to_client: VecDeque<Vec<u8>>,
+    /// Bytes in `to_client`.
+    pub queued: usize,
+    /// The client socket's receive low-water mark (0: never set, i.e. 1).
+    pub mark: usize,
+    /// Times the client raised it.
+    pub raised: u32,
+    /// The reader waiting for readiness.
+    pub reader: Option<Waker>,
+    /// Bytes the client wrote.
+    pub to_broker: Vec<u8>,
+}
+
+impl Wire {
+    fn readable(&self) -> bool {
+        self.queued > 0 && self.queued >= self.mark.max(1)
+    }
+
+    fn wake_if_readable(&mut self) {
+        if self.readable() {
+            if let Some(w) = self.reader.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+pub type Shared = Arc<(Mutex<Wire>, Condvar)>;
+
+/// The connection the next `connect_tcp` returns.
+pub static NEXT: Mutex<Option<Shared>> = Mutex::new(None);
+
+/// The client's end.
+struct ModelIo(Shared);
+
+impl AsyncRead for ModelIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut w = self.0 .0.lock().unwrap();
+        let Some(seg) = w.to_client.front_mut() else {
+            w.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        };
+        let n = seg.len().min(buf.len());
+        buf[..n].copy_from_slice(&seg[..n]);
+        seg.drain(..n);
+        if seg.is_empty() {
+            w.to_client.pop_front();
+        }
+        w.queued -= n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for ModelIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let (lock, cv) = &*self.0;
+        lock.lock().unwrap().to_broker.extend_from_slice(buf);
+        cv.notify_all();
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A timer on its own thread, started when first polled.
+struct Sleep {
+    deadline: Instant,
+    state: Arc<Mutex<(bool, Option<Waker>)>>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let mut s = self.state.lock().unwrap();
+        let started = s.0 || s.1.is_some();
+        s.1 = Some(cx.waker().clone());
+        if !started {
+            s.0 = true;
+            let (deadline, state) = (self.deadline, self.state.clone());
+            thread::spawn(move || {
+                thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                if let Some(w) = state.lock().unwrap().1.take() {
+                    w.wake();
+                }
+            });
+        }
+        Poll::Pending
+    }
+}
+
+pub struct Model;
+
+impl Runtime for Model {
+    fn connect_tcp(_: String, _: u16) -> BoxFuture<io::Result<BoxIo>> {
+        let wire = NEXT
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a wire for this connection");
+        Box::pin(async move { Ok(Box::new(ModelIo(wire)) as BoxIo) })
+    }
+
+    fn sleep_until(deadline: Instant) -> BoxFuture<()> {
+        Box::pin(Sleep {
+            deadline,
+            state: Arc::new(Mutex::new((false, None))),
+        })
+    }
+
+    fn set_read_low_water(io: &mut dyn Io, bytes: usize) -> io::Result<bool> {
+        let Some(model) = io.as_any_mut().downcast_mut::<ModelIo>() else {
+            return Ok(false);
+        };
+        let mut w = model.0 .0.lock().unwrap();
+        if bytes > w.mark.max(1) {
+            w.raised += 1;
+        }
+        w.mark = bytes;
+        w.wake_if_readable(); // Linux: lowering the mark signals waiting data
+        Ok(true)
+    }
+}
+
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+/// The broker's next packet from the client: its first byte and packet id.
+pub fn next_packet(wire: &Shared, at: &mut usize) -> (u8, u16) {
+    let (lock, cv) = &**wire;
+    let mut w = lock.lock().unwrap();
+    loop {
+        if let Ok(Some((p, used))) = decode(&w.to_broker[*at..], &DecodeOptions::default()) {
+            let id = match &p {
+                Packet::Subscribe(s) => s.packet_id.get(),
+                Packet::Publish(p) => p.qos_pid.packet_id().map_or(0, |id| id.get()),
+                _ => 0,
+            };
+            let first = w.to_broker[*at];
+            *at += used;
+            return (first, id);
+        }
+        let (guard, timeout) = cv.wait_timeout(w, Duration::from_secs(10)).unwrap();
+        assert!(!timeout.timed_out(), "the client sent nothing");
+        w = guard;
+    }
+}
+
+pub fn send(wire: &Shared, segments: impl IntoIterator<Item = Vec<u8>>) {
+    let mut w = wire.0.lock().unwrap();
+    for seg in segments {
+        w.queued += seg.len();
+        w.to_client.push_back(seg);
+    }
+    w.wake_if_readable();
+}
