@@ -12,6 +12,7 @@ use mqtt_proto::v5::{DisconnectReasonCode, SubscriptionId, SubscriptionOptions};
 use mqtt_proto::{QoS, StrError, TopicFilter, TopicName};
 use mqtt_session::DeliveryId;
 
+use crate::completion::{AckSlot, Completer, Completions};
 use crate::error::ClientError;
 use crate::message::Message;
 use crate::queue::SubQueue;
@@ -23,7 +24,7 @@ use crate::status::{ConnectionEvent, ServerInfo, Status};
 pub(crate) enum Command {
     Publish {
         message: mqtt_session::Message,
-        done: oneshot::Sender<Result<(), ClientError>>,
+        done: Completer,
     },
     Subscribe {
         filter: TopicFilter<Bytes>,
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) restored: Vec<mqtt_session::Message>,
     /// 5.0 only (boxed: a 3.1.1 connection carries none of it).
     pub(crate) v5: Option<Box<SharedV5>>,
+    /// Where publishes' `Ack`s get their outcome (no allocation per publish).
+    pub(crate) completions: Arc<Completions>,
 }
 
 /// What the handles and the event loop share under 5.0 only.
@@ -162,24 +165,24 @@ impl Client {
 
     /// Hands a message to the event loop, waiting for room in the command queue.
     pub(crate) async fn enqueue(&self, message: mqtt_session::Message) -> Result<Ack, ClientError> {
-        let (done, rx) = oneshot::channel();
+        let (done, slot) = self.shared.completions.pair();
         self.commands
             .send_async(Command::Publish { message, done })
             .await
             .map_err(|_| ClientError::Closed)?;
-        Ok(Ack { rx })
+        Ok(Ack { slot })
     }
 
     /// Hands a message to the event loop if the command queue has room.
     pub(crate) fn try_enqueue(&self, message: mqtt_session::Message) -> Result<Ack, ClientError> {
-        let (done, rx) = oneshot::channel();
+        let (done, slot) = self.shared.completions.pair();
         self.commands
             .try_send(Command::Publish { message, done })
             .map_err(|e| match e {
                 flume::TrySendError::Full(_) => ClientError::QueueFull,
                 flume::TrySendError::Disconnected(_) => ClientError::Closed,
             })?;
-        Ok(Ack { rx })
+        Ok(Ack { slot })
     }
 
     /// Queues a publish without waiting; fails with [`ClientError::QueueFull`] when the
@@ -351,15 +354,13 @@ fn prepare(
 /// Resolves when a published message is acknowledged (see [`Client::publish`]).
 #[must_use = "an Ack does nothing unless awaited; dropping it does not cancel the publish"]
 pub struct Ack {
-    rx: oneshot::Receiver<Result<(), ClientError>>,
+    slot: AckSlot,
 }
 
 impl Future for Ack {
     type Output = Result<(), ClientError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+        Pin::new(&mut self.slot).poll(cx)
     }
 }
 

@@ -50,6 +50,7 @@ mod backoff;
 mod client;
 mod client_v5;
 mod coalesce;
+mod completion;
 mod error;
 mod event_loop;
 #[cfg(unix)]

@@ -91,7 +91,7 @@ impl<R: Runtime> EventLoop<R> {
                         return false;
                     }
                     Err(e) => {
-                        let _ = done.send(Err(ClientError::Session(e)));
+                        done.send(Err(ClientError::Session(e)));
                     }
                 }
             }

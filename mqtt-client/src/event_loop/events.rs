@@ -247,15 +247,15 @@ impl<R: Runtime> EventLoop<R> {
                 match &self.link {
                     Link::Up(conn) => self.written.push_back((conn.queued_total_after(), done)),
                     _ => {
-                        let _ = done.send(Ok(()));
+                        done.send(Ok(()));
                     }
                 }
             }
             (Waiter::Publish(done), Outcome::Acknowledged) => {
-                let _ = done.send(Ok(()));
+                done.send(Ok(()));
             }
             (Waiter::Publish(done), outcome) => {
-                let _ = done.send(Err(failure(outcome)));
+                done.send(Err(failure(outcome)));
             }
             (Waiter::Subscribe { done, .. }, Outcome::Subscribed(codes)) => {
                 let result = match codes.iter().next() {

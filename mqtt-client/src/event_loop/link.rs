@@ -197,7 +197,7 @@ impl<R: Runtime> EventLoop<R> {
             );
         }
         for (_, done) in self.written.drain(..) {
-            let _ = done.send(Err(ClientError::ConnectionLost));
+            done.send(Err(ClientError::ConnectionLost));
         }
         self.status.last_cause = Some(cause.clone());
         self.notify(ConnectionEvent::Disconnected {

@@ -27,6 +27,7 @@ use tracing::{info, trace, warn};
 use crate::backoff::Backoff;
 use crate::client::{Client, Command, Control, Shared, SharedV5};
 use crate::coalesce::AckCoalescing;
+use crate::completion::Completer;
 use crate::error::ClientError;
 use crate::options::{Broker, Options, OptionsError, Scheme};
 use crate::request::Responses;
@@ -42,7 +43,7 @@ use conn::Conn;
 const BUDGET: usize = 32;
 
 enum Waiter {
-    Publish(oneshot::Sender<Result<(), ClientError>>),
+    Publish(Completer),
     Subscribe {
         done: oneshot::Sender<Result<QoS, ClientError>>,
         /// 5.0: the request, to send again without its Subscription Identifier if
@@ -94,7 +95,7 @@ pub struct EventLoop<R: Runtime> {
     /// Keyed by our own sequence numbers: a multiplication hashes them.
     waiters: HashMap<OpId, Waiter, IdHash>,
     /// QoS 0 publishes handed out, resolved once the transport took their last byte.
-    written: VecDeque<(u64, oneshot::Sender<Result<(), ClientError>>)>,
+    written: VecDeque<(u64, Completer)>,
     stashed: Option<Command>,
     disconnecting: Vec<oneshot::Sender<Result<(), ClientError>>>,
     /// 5.0: re-authentications awaiting the server's verdict.
@@ -182,6 +183,7 @@ pub fn new_client<R: Runtime>(options: Options) -> Result<(Client, EventLoop<R>)
                 response_prefix: options.v5.response_topic_prefix.clone(),
             })
         }),
+        completions: Arc::default(),
     });
     let client = Client {
         commands: cmd_tx,
@@ -364,7 +366,8 @@ impl<R: Runtime> EventLoop<R> {
         };
         for (_, waiter) in self.waiters.drain() {
             match waiter {
-                Waiter::Publish(d) | Waiter::Unsubscribe(d) => {
+                Waiter::Publish(d) => d.send(Err(err.clone())),
+                Waiter::Unsubscribe(d) => {
                     let _ = d.send(Err(err.clone()));
                 }
                 Waiter::Subscribe { done, .. } => {
@@ -383,11 +386,12 @@ impl<R: Runtime> EventLoop<R> {
             r.close();
         }
         for (_, done) in self.written.drain(..) {
-            let _ = done.send(Err(err.clone()));
+            done.send(Err(err.clone()));
         }
         if let Some(cmd) = self.stashed.take() {
             match cmd {
-                Command::Publish { done, .. } | Command::Unsubscribe { done, .. } => {
+                Command::Publish { done, .. } => done.send(Err(err.clone())),
+                Command::Unsubscribe { done, .. } => {
                     let _ = done.send(Err(err.clone()));
                 }
                 Command::Subscribe { done, .. } => {

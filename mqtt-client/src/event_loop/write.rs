@@ -62,7 +62,7 @@ impl<R: Runtime> EventLoop<R> {
             .is_some_and(|(mark, _)| *mark <= written)
         {
             if let Some((_, done)) = self.written.pop_front() {
-                let _ = done.send(Ok(()));
+                done.send(Ok(()));
             }
         }
         if conn.closing && conn.wq.is_empty() && !conn.needs_flush {
