@@ -25,7 +25,7 @@ pub(crate) struct Completions {
 #[derive(Default)]
 struct Slots {
     entries: Vec<Slot>,
-    free: Vec<u32>,
+    free: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -58,12 +58,12 @@ impl Completions {
         };
         let index = match slots.free.pop() {
             Some(i) => {
-                slots.entries[i as usize] = fresh;
+                slots.entries[i] = fresh;
                 i
             }
             None => {
                 slots.entries.push(fresh);
-                u32::try_from(slots.entries.len() - 1).expect("fewer than 2^32 publishes pending")
+                slots.entries.len() - 1
             }
         };
         drop(slots);
@@ -88,8 +88,8 @@ impl Completions {
 }
 
 impl Slots {
-    fn release(&mut self, index: u32) {
-        self.entries[index as usize] = Slot::default();
+    fn release(&mut self, index: usize) {
+        self.entries[index] = Slot::default();
         self.free.push(index);
         if self.free.len() == self.entries.len() && self.entries.capacity() > KEEP {
             self.entries = Vec::new();
@@ -102,7 +102,7 @@ impl Slots {
 pub(crate) struct Completer {
     /// `None` once completed.
     table: Option<Arc<Completions>>,
-    index: u32,
+    index: usize,
 }
 
 impl Completer {
@@ -116,7 +116,7 @@ impl Completer {
             return;
         };
         let mut slots = table.lock();
-        let slot = &mut slots.entries[self.index as usize];
+        let slot = &mut slots.entries[self.index];
         slot.completer = false;
         let waker = slot.waker.take();
         if slot.ack {
@@ -140,7 +140,7 @@ impl Drop for Completer {
 /// The application's side, inside an [`crate::Ack`].
 pub(crate) struct AckSlot {
     table: Arc<Completions>,
-    index: u32,
+    index: usize,
 }
 
 impl Future for AckSlot {
@@ -148,7 +148,7 @@ impl Future for AckSlot {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let mut slots = self.table.lock();
-        let slot = &mut slots.entries[self.index as usize];
+        let slot = &mut slots.entries[self.index];
         if let Some(outcome) = slot.outcome.take() {
             return Poll::Ready(outcome);
         }
@@ -167,7 +167,7 @@ impl Future for AckSlot {
 impl Drop for AckSlot {
     fn drop(&mut self) {
         let mut slots = self.table.lock();
-        let slot = &mut slots.entries[self.index as usize];
+        let slot = &mut slots.entries[self.index];
         slot.ack = false;
         slot.waker = None;
         if !slot.completer {
