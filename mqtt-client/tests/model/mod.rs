@@ -185,25 +185,47 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// The client's next whole packet in `to_broker[*at..]`, if there is one: its first
+/// byte and packet id (0 when it has none).
+fn decode_next(w: &Wire, at: &mut usize) -> Option<(u8, u16)> {
+    let (p, used) = decode(&w.to_broker[*at..], &DecodeOptions::default())
+        .expect("the client sends valid packets")?;
+    let id = match &p {
+        Packet::Subscribe(s) => s.packet_id.get(),
+        Packet::Publish(p) => p.qos_pid.packet_id().map_or(0, |id| id.get()),
+        Packet::Puback(id) | Packet::Pubrec(id) | Packet::Pubrel(id) | Packet::Pubcomp(id) => {
+            id.get()
+        }
+        _ => 0,
+    };
+    let first = w.to_broker[*at];
+    *at += used;
+    Some((first, id))
+}
+
 /// The broker's next packet from the client: its first byte and packet id.
 pub fn next_packet(wire: &Shared, at: &mut usize) -> (u8, u16) {
     let (lock, cv) = &**wire;
     let mut w = lock.lock().unwrap();
     loop {
-        if let Ok(Some((p, used))) = decode(&w.to_broker[*at..], &DecodeOptions::default()) {
-            let id = match &p {
-                Packet::Subscribe(s) => s.packet_id.get(),
-                Packet::Publish(p) => p.qos_pid.packet_id().map_or(0, |id| id.get()),
-                _ => 0,
-            };
-            let first = w.to_broker[*at];
-            *at += used;
-            return (first, id);
+        if let Some(p) = decode_next(&w, at) {
+            return p;
         }
         let (guard, timeout) = cv.wait_timeout(w, Duration::from_secs(10)).unwrap();
         assert!(!timeout.timed_out(), "the client sent nothing");
         w = guard;
     }
+}
+
+/// The client's next packet if it has sent one, after waiting up to `wait` for it.
+pub fn try_packet(wire: &Shared, at: &mut usize, wait: Duration) -> Option<(u8, u16)> {
+    let (lock, cv) = &**wire;
+    let w = lock.lock().unwrap();
+    if let Some(p) = decode_next(&w, at) {
+        return Some(p);
+    }
+    let (w, _) = cv.wait_timeout(w, wait).unwrap();
+    decode_next(&w, at)
 }
 
 pub fn send(wire: &Shared, segments: impl IntoIterator<Item = Vec<u8>>) {
