@@ -4,7 +4,8 @@
 //! meanwhile is acknowledged. A stall (a wait nobody polls, a mark nobody lowers, an
 //! acknowledgement held with no timer) fails a case with the case's settings.
 //!
-//! The cases are drawn from a fixed seed, so a failure reproduces.
+//! The cases are drawn from a fixed seed, so a failure reproduces: 30 of them, or
+//! `LIVENESS_CASES` (a longer soak), from `LIVENESS_SEED` if set.
 
 mod model;
 
@@ -207,8 +208,9 @@ fn run(c: Case, seed: u64) -> Result<(), String> {
 
 #[test]
 fn every_message_arrives_whatever_the_pace() {
-    let mut rng = Rng(0x5EED_2026_1207);
-    for i in 0..30 {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut rng = Rng(env("LIVENESS_SEED").unwrap_or(0x5EED_2026_1207) | 1);
+    for i in 0..env("LIVENESS_CASES").unwrap_or(30) {
         let c = case(&mut rng);
         let seed = rng.next() | 1;
         if let Err(e) = run(c, seed) {

@@ -3,15 +3,16 @@
 //! readiness under a receive low-water mark (data that arrives while the mark is above
 //! what the socket holds wakes nobody; lowering the mark wakes the reader if data is
 //! waiting), and one read returns one segment, as a real read returns what has
-//! arrived. A timer is a thread, and an executor is a parked thread. The test plays
+//! arrived. Timers share one thread, and an executor is a parked thread. The test plays
 //! the broker on the other end ([`next_packet`], [`send`]).
 #![allow(dead_code)] // each test binary uses part of it
 
-use std::collections::VecDeque;
+use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -105,33 +106,97 @@ impl AsyncWrite for ModelIo {
     }
 }
 
-/// A timer on its own thread, started when first polled.
+/// A timer, registered with the timer thread when first polled.
 struct Sleep {
     deadline: Instant,
-    state: Arc<Mutex<(bool, Option<Waker>)>>,
+    /// The waker to wake at the deadline; shared with the timer thread's queue.
+    state: Arc<Mutex<Option<Waker>>>,
+    registered: bool,
 }
 
 impl Future for Sleep {
     type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if Instant::now() >= self.deadline {
             return Poll::Ready(());
         }
-        let mut s = self.state.lock().unwrap();
-        let started = s.0 || s.1.is_some();
-        s.1 = Some(cx.waker().clone());
-        if !started {
-            s.0 = true;
-            let (deadline, state) = (self.deadline, self.state.clone());
-            thread::spawn(move || {
-                thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                if let Some(w) = state.lock().unwrap().1.take() {
-                    w.wake();
-                }
-            });
+        *self.state.lock().unwrap() = Some(cx.waker().clone());
+        if !std::mem::replace(&mut self.registered, true) {
+            timers().add(self.deadline, self.state.clone());
         }
         Poll::Pending
     }
+}
+
+/// One thread for every timer: a queue by deadline. A dropped `Sleep` stays queued
+/// until its deadline, as a waker nobody waits on.
+struct Timers {
+    queue: Mutex<BinaryHeap<Due>>,
+    changed: Condvar,
+}
+
+struct Due(Instant, u64, Arc<Mutex<Option<Waker>>>);
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0, self.1) == (other.0, other.1)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    /// Reversed: the earliest deadline is the heap's greatest.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.0, other.1).cmp(&(self.0, self.1))
+    }
+}
+
+impl Timers {
+    fn add(&self, deadline: Instant, state: Arc<Mutex<Option<Waker>>>) {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        self.queue.lock().unwrap().push(Due(deadline, seq, state));
+        self.changed.notify_one();
+    }
+
+    fn run(&self) {
+        let mut queue = self.queue.lock().unwrap();
+        loop {
+            let now = Instant::now();
+            match queue.peek() {
+                Some(due) if due.0 <= now => {
+                    let Due(_, _, state) = queue.pop().expect("peeked");
+                    let waker = state.lock().unwrap().take();
+                    drop(queue);
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                    queue = self.queue.lock().unwrap();
+                }
+                Some(due) => {
+                    let wait = due.0 - now;
+                    queue = self.changed.wait_timeout(queue, wait).unwrap().0;
+                }
+                None => queue = self.changed.wait(queue).unwrap(),
+            }
+        }
+    }
+}
+
+fn timers() -> &'static Timers {
+    static TIMERS: OnceLock<&'static Timers> = OnceLock::new();
+    TIMERS.get_or_init(|| {
+        let t: &'static Timers = Box::leak(Box::new(Timers {
+            queue: Mutex::new(BinaryHeap::new()),
+            changed: Condvar::new(),
+        }));
+        thread::spawn(move || t.run());
+        t
+    })
 }
 
 pub struct Model;
@@ -149,7 +214,8 @@ impl Runtime for Model {
     fn sleep_until(deadline: Instant) -> BoxFuture<()> {
         Box::pin(Sleep {
             deadline,
-            state: Arc::new(Mutex::new((false, None))),
+            state: Arc::new(Mutex::new(None)),
+            registered: false,
         })
     }
 
