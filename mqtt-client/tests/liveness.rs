@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 use mqtt_client::{AckCoalescing, Client, Options, QoS, Runtime};
 
-use model::{block_on, next_connection, next_packet, send, try_packet, Model, Shared};
+use model::{accept_subscriber, block_on, next_connection, send, try_packet, Model, Shared};
 
 /// How the broker and the client behave in one case.
 #[derive(Debug, Clone, Copy)]
@@ -94,13 +94,7 @@ fn ack(kind: u8, id: u16) -> Vec<u8> {
 fn broker(wire: Shared, c: Case, seed: u64) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut rng = Rng(seed);
-        let mut at = 0;
-        assert_eq!(next_packet(&wire, &mut at).0 >> 4, 1, "CONNECT");
-        send(&wire, [vec![0x20, 2, 0, 0]]);
-        let (first, id) = next_packet(&wire, &mut at);
-        assert_eq!(first >> 4, 8, "SUBSCRIBE");
-        let [hi, lo] = id.to_be_bytes();
-        send(&wire, [vec![0x90, 3, hi, lo, c.qos]]);
+        let mut at = accept_subscriber(&wire, c.qos);
         let (mut next, mut inflight) = (0u32, VecDeque::<u16>::new());
         let give_up = Instant::now() + Duration::from_secs(30);
         while Instant::now() < give_up {

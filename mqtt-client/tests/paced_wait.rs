@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 use mqtt_client::{Options, QoS, Runtime};
 
-use model::{block_on, next_connection, next_packet, send, Model, Shared};
+use model::{accept_subscriber, block_on, next_connection, send, Model, Shared};
 
 /// Bursts the broker streams, and segments (QoS 0 PUBLISH packets) per burst.
 const BURSTS: u32 = 200;
@@ -36,13 +36,7 @@ fn publish(n: u32) -> Vec<u8> {
 /// pacing waits), then, after a pause, one message alone.
 fn broker(wire: Shared) -> thread::JoinHandle<()> {
     thread::spawn(move || {
-        let mut at = 0;
-        assert_eq!(next_packet(&wire, &mut at).0 >> 4, 1, "CONNECT");
-        send(&wire, [vec![0x20, 2, 0, 0]]);
-        let (first, id) = next_packet(&wire, &mut at);
-        assert_eq!(first >> 4, 8, "SUBSCRIBE");
-        let [hi, lo] = id.to_be_bytes();
-        send(&wire, [vec![0x90, 3, hi, lo, 0]]);
+        accept_subscriber(&wire, 0);
         for b in 0..BURSTS {
             send(&wire, (0..PER_BURST).map(|i| publish(b * PER_BURST + i)));
             thread::sleep(Duration::from_micros(300));

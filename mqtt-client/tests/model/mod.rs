@@ -283,6 +283,19 @@ pub fn next_packet(wire: &Shared, at: &mut usize) -> (u8, u16) {
     }
 }
 
+/// The broker's side of a subscriber's start: CONNACK to its CONNECT, SUBACK
+/// granting `qos` to its SUBSCRIBE. Returns where the client's next packet starts.
+pub fn accept_subscriber(wire: &Shared, qos: u8) -> usize {
+    let mut at = 0;
+    assert_eq!(next_packet(wire, &mut at).0 >> 4, 1, "CONNECT");
+    send(wire, [vec![0x20, 2, 0, 0]]);
+    let (first, id) = next_packet(wire, &mut at);
+    assert_eq!(first >> 4, 8, "SUBSCRIBE");
+    let [hi, lo] = id.to_be_bytes();
+    send(wire, [vec![0x90, 3, hi, lo, qos]]);
+    at
+}
+
 /// The client's next packet if it has sent one, after waiting up to `wait` for it.
 pub fn try_packet(wire: &Shared, at: &mut usize, wait: Duration) -> Option<(u8, u16)> {
     let (lock, cv) = &**wire;
